@@ -21,7 +21,10 @@ SETTINGS_DOC: dict[str, tuple[str | None, str]] = {
     "HUB_APP_ID": ("fineract-hub", "Faust app id; also the Kafka consumer group."),
     "HUB_KAFKA_BOOTSTRAP": ("127.0.0.1:19092", "Kafka bootstrap servers, comma separated."),
     "HUB_FINERACT_TOPIC": ("external-events", "Topic Fineract publishes its external events to."),
-    "HUB_EVENTS_TOPIC": ("fineract-hub-events", "Our canonical event topic (JSON, keyed by aggregate)."),
+    "HUB_EVENTS_TOPIC": (
+        "fineract-hub-events",
+        "Our canonical event topic (JSON, keyed by aggregate).",
+    ),
     "HUB_DEAD_LETTER_TOPIC": (
         "fineract-hub-dead-letters",
         "Where undecodable input goes, with the reason in the record.",
@@ -230,7 +233,9 @@ class Settings:
                 problems.append("HUB_WEBHOOK_RETRY_SCHEDULE: delays must be >= 1 s")
             schedule.append(delay)
 
-        max_timeout = _int("HUB_WEBHOOK_MAX_TIMEOUT", get("HUB_WEBHOOK_MAX_TIMEOUT"), problems, 1, 300)
+        max_timeout = _int(
+            "HUB_WEBHOOK_MAX_TIMEOUT", get("HUB_WEBHOOK_MAX_TIMEOUT"), problems, 1, 300
+        )
         default_timeout = _int(
             "HUB_WEBHOOK_DEFAULT_TIMEOUT", get("HUB_WEBHOOK_DEFAULT_TIMEOUT"), problems, 1, 300
         )

@@ -65,6 +65,4 @@ class ConfigError(Exception):
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
-        super().__init__(
-            "invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems)
-        )
+        super().__init__("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))

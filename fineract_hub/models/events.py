@@ -34,7 +34,7 @@ class CanonicalEvent:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def template_context(self) -> dict[str, Any]:
-        """What a Handlebars payload template sees: ``{{type}}``, ``{{data.id}}``, ``{{timestamp}}``."""
+        """What a payload template sees: ``{{type}}``, ``{{data.id}}``, ``{{timestamp}}``."""
         return {
             "id": self.id,
             "type": self.type,

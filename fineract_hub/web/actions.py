@@ -48,7 +48,9 @@ class ActionSpec:
 ACTIONS: dict[str, ActionSpec] = {}
 
 
-def action(name: str, *, roles: set[str] | frozenset[str], kind: str) -> Callable[[Handler], Handler]:
+def action(
+    name: str, *, roles: set[str] | frozenset[str], kind: str
+) -> Callable[[Handler], Handler]:
     if kind not in {"query", "mutation"}:
         raise ValueError(f"kind must be query or mutation, not {kind!r}")
 

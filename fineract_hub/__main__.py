@@ -1,0 +1,28 @@
+"""``python -m fineract_hub worker`` runs the Faust worker with its web server.
+
+Settings are validated before Faust starts so a bad environment fails with one clear message.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from fineract_hub.errors import ConfigError
+
+
+def main() -> None:
+    from fineract_hub.config import Settings
+
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        print(f"fineract-hub: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    from fineract_hub.app import create_app
+
+    app, _hub = create_app(settings)
+    app.main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+"""One delivery attempt: render, sign, POST, classify. The only place a webhook request is made.
+
+Everything that can go wrong with the receiver (template failure, timeout, refused connection,
+blocked address, any status code) comes back as an ``AttemptResult``; nothing is raised, so the
+caller always records the attempt and decides the next step from its ``kind``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+import aiohttp
+
+from fineract_hub.delivery.outcome import OutcomeKind, classify, parse_retry_after
+from fineract_hub.delivery.signing import signature_header
+from fineract_hub.models.events import CanonicalEvent
+from fineract_hub.models.webhooks import Webhook
+from fineract_hub.templates import RenderError, compile_template, render_default
+
+USER_AGENT = "fineract-hub-webhooks/0.1"
+RESPONSE_EXCERPT_BYTES = 2048
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptResult:
+    kind: OutcomeKind | None  # None means the body could not be rendered
+    status: int | None
+    elapsed_ms: int
+    error: str | None
+    response_excerpt: str | None
+    body: bytes | None
+    retry_after: float | None = None
+
+    @property
+    def render_failed(self) -> bool:
+        return self.kind is None
+
+
+def render_body(webhook: Webhook, event: CanonicalEvent, max_bytes: int) -> bytes:
+    """Raises RenderError; compiled templates are cached by the templates package."""
+    context = event.template_context()
+    if webhook.payload_template:
+        template = compile_template(webhook.payload_template, webhook.content_type)
+        body = template.render(context)
+    else:
+        body = render_default(context, webhook.content_type)
+    if len(body) > max_bytes:
+        raise RenderError(f"rendered body is {len(body)} bytes, over the {max_bytes}-byte limit")
+    return body
+
+
+def request_headers(
+    webhook: Webhook,
+    event: CanonicalEvent,
+    message_id: str,
+    secrets: list[bytes],
+    body: bytes,
+    now: float | None = None,
+) -> dict[str, str]:
+    timestamp = int(now if now is not None else time.time())
+    headers = dict(webhook.headers)
+    headers.update(
+        {
+            "Content-Type": webhook.content_type,
+            "User-Agent": USER_AGENT,
+            "webhook-id": message_id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": signature_header(secrets, message_id, timestamp, body),
+            "X-Fineract-Event-Type": event.type,
+            "X-Fineract-Event-Id": event.id,
+            "X-Fineract-Timestamp": event.created_at,
+        }
+    )
+    return headers
+
+
+async def send_attempt(
+    session: aiohttp.ClientSession,
+    webhook: Webhook,
+    event: CanonicalEvent,
+    message_id: str,
+    secrets: list[bytes],
+    max_bytes: int,
+) -> AttemptResult:
+    started = time.monotonic()
+    try:
+        body = render_body(webhook, event, max_bytes)
+    except RenderError as exc:
+        return AttemptResult(None, None, 0, f"render error: {exc}", None, None)
+    headers = request_headers(webhook, event, message_id, secrets, body)
+    try:
+        async with session.request(
+            webhook.http_method,
+            webhook.url,
+            data=body,
+            headers=headers,
+            allow_redirects=False,  # 3xx is a failure (Standard Webhooks): never follow
+            timeout=aiohttp.ClientTimeout(total=webhook.timeout),
+        ) as response:
+            excerpt = await response.content.read(RESPONSE_EXCERPT_BYTES)
+            elapsed = int((time.monotonic() - started) * 1000)
+            kind = classify(response.status, None)
+            retry_after = parse_retry_after(response.headers.get("Retry-After"), time.time())
+            error = (
+                None
+                if kind is OutcomeKind.SUCCESS
+                else f"HTTP {response.status} {response.reason or ''}".strip()
+            )
+            return AttemptResult(
+                kind,
+                response.status,
+                elapsed,
+                error,
+                excerpt.decode("utf-8", "replace"),
+                body,
+                retry_after,
+            )
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+        elapsed = int((time.monotonic() - started) * 1000)
+        reason = (
+            "timed out"
+            if isinstance(exc, asyncio.TimeoutError)
+            else (str(exc) or type(exc).__name__)
+        )
+        return AttemptResult(classify(None, exc), None, elapsed, reason, None, body)

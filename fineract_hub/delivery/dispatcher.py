@@ -1,0 +1,253 @@
+"""Runs delivery attempts concurrently with per-endpoint isolation and records their outcomes.
+
+Isolation: each webhook has its own concurrency limit and a bounded queue; when an endpoint is
+slow its excess deliveries stay in PostgreSQL (``pending``) for the scheduler instead of
+occupying memory or the shared concurrency budget, so one slow or dead endpoint never delays
+the others. Every job the dispatcher holds is already durable under a lease (``due_at``), so a
+crash at any point means a retry after the lease, never a loss.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import aiohttp
+
+from fineract_hub.config import Settings
+from fineract_hub.delivery.attempt import AttemptResult, send_attempt
+from fineract_hub.delivery.lifecycle import Decision, decide
+from fineract_hub.delivery.policy import policy_for
+from fineract_hub.delivery.secrets import SecretBox
+from fineract_hub.delivery.signing import decode_secret
+from fineract_hub.metrics import Metrics
+from fineract_hub.models.events import CanonicalEvent
+from fineract_hub.models.webhooks import Webhook
+from fineract_hub.storage.deliveries import AttemptRecord, DeliveryStore, DeliveryUpdate
+
+log = logging.getLogger(__name__)
+
+FLUSH_SECONDS = 0.05
+FLUSH_MAX = 2000
+BODY_HISTORY_BYTES = 16384
+
+
+@dataclass(slots=True)
+class DeliveryJob:
+    delivery_id: str
+    message_id: str
+    webhook: Webhook
+    event: CanonicalEvent
+    attempt: int  # 1-based number of the attempt about to be made
+    is_test: bool = False
+    done: asyncio.Future[AttemptResult] | None = field(default=None)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        settings: Settings,
+        store: DeliveryStore,
+        session: aiohttp.ClientSession,
+        secret_box: SecretBox,
+        metrics: Metrics,
+        on_disable: Callable[[str, str], Awaitable[None]],
+        on_exhausted: Callable[[DeliveryJob, AttemptResult], Awaitable[None]],
+        on_outcomes: Callable[[set[str], set[str]], Awaitable[None]],
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.session = session
+        self.secret_box = secret_box
+        self.metrics = metrics
+        self.on_disable = on_disable
+        self.on_exhausted = on_exhausted
+        self.on_outcomes = on_outcomes
+        self._global = asyncio.Semaphore(settings.delivery_concurrency)
+        self._endpoint: dict[str, asyncio.Semaphore] = {}
+        self._queued: dict[str, int] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._attempts: list[AttemptRecord] = []
+        self._updates: list[DeliveryUpdate] = []
+        self._succeeded: set[str] = set()
+        self._failed: set[str] = set()
+        self._flush_wakeup = asyncio.Event()
+        self._flusher: asyncio.Task[None] | None = None
+        self._secrets_cache: dict[tuple[str, int], list[bytes]] = {}
+        self._room = asyncio.Event()
+        self._room.set()
+
+    # -- capacity -------------------------------------------------------------------------------
+    @property
+    def endpoint_queue_limit(self) -> int:
+        return self.settings.endpoint_concurrency * 4
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    def has_room(self, webhook_id: str) -> bool:
+        return self._queued.get(webhook_id, 0) < self.endpoint_queue_limit
+
+    async def wait_for_room(self) -> None:
+        """Global back-pressure for the fan-out agent: don't read more than we can send."""
+        while len(self._tasks) >= self.settings.delivery_concurrency * 4:
+            self._room.clear()
+            await self._room.wait()
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._flusher is None:
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_loop())
+
+    async def stop(self) -> None:
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=self.settings.webhook_max_timeout + 1)
+        if self._flusher is not None:
+            self._flusher.cancel()
+            self._flusher = None
+        await self.flush()
+
+    # -- submission -----------------------------------------------------------------------------
+    def submit(self, job: DeliveryJob) -> asyncio.Task[None]:
+        self._queued[job.webhook.id] = self._queued.get(job.webhook.id, 0) + 1
+        task = asyncio.get_running_loop().create_task(self._run(job))
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if len(self._tasks) < self.settings.delivery_concurrency * 4:
+            self._room.set()
+        if not task.cancelled() and task.exception() is not None:
+            log.error("delivery task crashed", exc_info=task.exception())
+
+    def secrets_for(self, webhook: Webhook) -> list[bytes]:
+        key = (webhook.id, webhook.version)
+        cached = self._secrets_cache.get(key)
+        if cached is None:
+            cached = [decode_secret(self.secret_box.decrypt(webhook.secret_enc))]
+            if webhook.previous_secret_enc:
+                cached.append(decode_secret(self.secret_box.decrypt(webhook.previous_secret_enc)))
+            if len(self._secrets_cache) > 10000:
+                self._secrets_cache.clear()
+            self._secrets_cache[key] = cached
+        expires = webhook.previous_secret_expires_at
+        if len(cached) > 1 and expires is not None and expires < time.time():
+            return cached[:1]
+        return cached
+
+    async def attempt_now(self, job: DeliveryJob) -> AttemptResult:
+        """Send one attempt outside the limits (testWebhook): the caller is waiting for it."""
+        return await send_attempt(
+            self.session,
+            job.webhook,
+            job.event,
+            job.message_id,
+            self.secrets_for(job.webhook),
+            self.settings.max_payload_bytes,
+        )
+
+    async def _run(self, job: DeliveryJob) -> None:
+        webhook_id = job.webhook.id
+        semaphore = self._endpoint.get(webhook_id)
+        if semaphore is None:
+            semaphore = self._endpoint[webhook_id] = asyncio.Semaphore(
+                self.settings.endpoint_concurrency
+            )
+        try:
+            async with semaphore, self._global:
+                result = await self.attempt_now(job)
+            await self.complete(job, result)
+        finally:
+            left = self._queued.get(webhook_id, 1) - 1
+            if left <= 0:
+                self._queued.pop(webhook_id, None)
+            else:
+                self._queued[webhook_id] = left
+
+    async def complete(self, job: DeliveryJob, result: AttemptResult) -> Decision:
+        policy = policy_for(
+            job.webhook.retry_count,
+            job.webhook.retry_interval,
+            self.settings.webhook_retry_schedule,
+        )
+        decision = decide(result, job.attempt, policy, is_test=job.is_test)
+        self.metrics.observe_attempt(job.webhook.id, decision.attempt_status, result.elapsed_ms)
+        body = result.body.decode("utf-8", "replace") if result.body is not None else None
+        if body is not None and len(body) > BODY_HISTORY_BYTES:
+            body = body[:BODY_HISTORY_BYTES]
+        self._attempts.append(
+            AttemptRecord(
+                id="att_" + uuid.uuid4().hex,
+                delivery_id=job.delivery_id,
+                message_id=job.message_id,
+                webhook_id=job.webhook.id,
+                event_id=job.event.id,
+                event_type=job.event.type,
+                attempt=job.attempt,
+                status=decision.attempt_status,
+                response_status=result.status,
+                response_body=result.response_excerpt,
+                execution_time_ms=result.elapsed_ms,
+                error_message=result.error,
+                request_body=body,
+                next_retry_in=decision.retry_in,
+                is_test=job.is_test,
+            )
+        )
+        self._updates.append(
+            DeliveryUpdate(
+                delivery_id=job.delivery_id,
+                status=decision.delivery_status,
+                attempts=job.attempt,
+                due_in=decision.retry_in,
+                last_error=result.error,
+            )
+        )
+        if not job.is_test:
+            if decision.attempt_status == "success":
+                self._succeeded.add(job.webhook.id)
+            elif not result.render_failed:
+                self._failed.add(job.webhook.id)
+        if len(self._attempts) >= FLUSH_MAX:
+            self._flush_wakeup.set()
+        if decision.disable_reason:
+            await self.on_disable(job.webhook.id, decision.disable_reason)
+        if decision.exhausted:
+            await self.on_exhausted(job, result)
+        return decision
+
+    # -- recording ------------------------------------------------------------------------------
+    async def _flush_loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._flush_wakeup.wait(), FLUSH_SECONDS)
+            self._flush_wakeup.clear()
+            try:
+                await self.flush()
+            except Exception:  # database down: keep the rows, try again; leases cover a crash
+                log.exception("could not record delivery outcomes; will retry")
+                await asyncio.sleep(1.0)
+
+    async def flush(self) -> None:
+        if not self._attempts and not self._updates and not self._succeeded and not self._failed:
+            return
+        attempts, updates = self._attempts, self._updates
+        succeeded, failed = self._succeeded, self._failed
+        self._attempts, self._updates, self._succeeded, self._failed = [], [], set(), set()
+        try:
+            await self.store.record(attempts, updates)
+            await self.on_outcomes(succeeded, failed)
+        except BaseException:
+            self._attempts[:0] = attempts
+            self._updates[:0] = updates
+            self._succeeded |= succeeded
+            self._failed |= failed
+            raise

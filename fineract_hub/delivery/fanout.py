@@ -1,0 +1,125 @@
+"""Canonical events → webhook deliveries: match, persist under a lease, hand to the dispatcher.
+
+The batch is durable in PostgreSQL before the Kafka offsets are committed, which is what makes
+the whole path at-least-once: whatever happens to the HTTP attempts afterwards, the rows are
+there for the scheduler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+from fineract_hub.config import Settings
+from fineract_hub.delivery.dispatcher import DeliveryJob, Dispatcher
+from fineract_hub.delivery.ids import message_id
+from fineract_hub.delivery.registry import WebhookRegistry
+from fineract_hub.metrics import Metrics
+from fineract_hub.models.events import CanonicalEvent
+from fineract_hub.models.webhooks import Webhook
+from fineract_hub.storage.deliveries import DeliveryStore, NewDelivery
+
+log = logging.getLogger(__name__)
+
+OVERFLOW_DELAY = 1.0  # seconds before the scheduler picks up deliveries a busy endpoint left
+
+
+class WebhookFanout:
+    def __init__(
+        self,
+        settings: Settings,
+        registry: WebhookRegistry,
+        store: DeliveryStore,
+        dispatcher: Dispatcher,
+        metrics: Metrics,
+        kick_scheduler: asyncio.Event,
+    ) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.store = store
+        self.dispatcher = dispatcher
+        self.metrics = metrics
+        self.kick_scheduler = kick_scheduler
+
+    def plan(
+        self, events: Sequence[CanonicalEvent]
+    ) -> tuple[
+        list[tuple[str, str, str]], list[NewDelivery], dict[str, tuple[Webhook, CanonicalEvent]]
+    ]:
+        """Pure: which deliveries a batch creates, and which may be attempted right away."""
+        stored: dict[str, tuple[str, str, str]] = {}
+        deliveries: list[NewDelivery] = []
+        jobs: dict[str, tuple[Webhook, CanonicalEvent]] = {}
+        budget: dict[str, int] = {}
+        for event in events:
+            matches = self.registry.matching(event)
+            if not matches:
+                self.metrics.unmatched.inc()
+                continue
+            stored.setdefault(event.id, (event.id, event.type, event.to_json().decode()))
+            for webhook in matches:
+                mid = message_id(event.id, webhook.id)
+                room = budget.setdefault(
+                    webhook.id,
+                    self.dispatcher.endpoint_queue_limit
+                    - self.dispatcher._queued.get(webhook.id, 0),
+                )
+                inline = not webhook.ordered and room > 0
+                if inline:
+                    budget[webhook.id] = room - 1
+                    jobs[mid] = (webhook, event)
+                deliveries.append(
+                    NewDelivery(
+                        id=mid,
+                        message_id=mid,
+                        webhook_id=webhook.id,
+                        event_id=event.id,
+                        event_type=event.type,
+                        aggregate_id=event.aggregate_id,
+                        ordered=webhook.ordered,
+                        status="in_flight" if inline else "pending",
+                        due_in=(
+                            self.settings.delivery_lease_seconds
+                            if inline
+                            else 0.0
+                            if webhook.ordered
+                            else OVERFLOW_DELAY
+                        ),
+                    )
+                )
+        return list(stored.values()), deliveries, jobs
+
+    async def handle(self, events: Sequence[CanonicalEvent]) -> int:
+        stored, deliveries, jobs = self.plan(events)
+        if not deliveries:
+            return 0
+        inserted = await self._insert_until_stored(stored, deliveries)
+        self.metrics.deliveries_created.inc(len(inserted))
+        self.metrics.duplicates.inc(len(deliveries) - len(inserted))
+        for delivery in deliveries:
+            if delivery.id not in inserted:
+                continue
+            job = jobs.get(delivery.id)
+            if job is None:
+                self.kick_scheduler.set()
+                continue
+            webhook, event = job
+            self.dispatcher.submit(DeliveryJob(delivery.id, delivery.message_id, webhook, event, 1))
+        await self.dispatcher.wait_for_room()
+        return len(inserted)
+
+    async def _insert_until_stored(
+        self, stored: list[tuple[str, str, str]], deliveries: list[NewDelivery]
+    ) -> set[str]:
+        delay = 0.2
+        while True:
+            try:
+                return await self.store.insert_new(stored, deliveries)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # Without the rows we must not ack the batch: wait for the database.
+                log.error("could not store deliveries (%s); retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)

@@ -1,0 +1,209 @@
+"""The service container: topics, tables, pools and the capability services, started lazily once.
+
+Agents, timers and web views all call ``await hub.started()`` before doing work, so no code path
+depends on the order in which Faust starts its services.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import asyncpg
+import faust
+
+from fineract_hub.config import Settings
+from fineract_hub.delivery.dispatcher import DeliveryJob, Dispatcher
+from fineract_hub.delivery.registry import WebhookRegistry
+from fineract_hub.delivery.secrets import SecretBox
+from fineract_hub.delivery.service import WebhookService
+from fineract_hub.delivery.ssrf import AddressPolicy, build_session
+from fineract_hub.ingest.canonical import FineractDecoder
+from fineract_hub.ingest.schemas import SchemaRegistry
+from fineract_hub.metrics import Metrics
+from fineract_hub.models import jsonexact
+from fineract_hub.storage.db import create_pool, migrate
+from fineract_hub.storage.deliveries import DeliveryStore
+from fineract_hub.storage.webhooks import WebhookStore, row_to_webhook
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Topics:
+    fineract: faust.TopicT
+    events: faust.TopicT
+    dead_letters: faust.TopicT
+    operational: faust.TopicT
+
+
+class Hub:
+    def __init__(self, settings: Settings, app: faust.App) -> None:
+        self.settings = settings
+        self.app = app
+        self.metrics = Metrics()
+        partitions = settings.topic_partitions
+        self.topics = Topics(
+            # Fineract owns this topic (it creates it with 10 partitions by default).
+            fineract=app.topic(
+                settings.fineract_topic,
+                key_type=bytes,
+                value_type=bytes,
+                key_serializer="raw",
+                value_serializer="raw",
+            ),
+            events=app.topic(
+                settings.events_topic,
+                key_type=bytes,
+                value_type=bytes,
+                key_serializer="raw",
+                value_serializer="raw",
+                partitions=partitions,
+                internal=True,
+            ),
+            dead_letters=app.topic(
+                settings.dead_letter_topic,
+                key_type=bytes,
+                value_type=bytes,
+                key_serializer="raw",
+                value_serializer="raw",
+                partitions=1,
+                internal=True,
+            ),
+            operational=app.topic(
+                settings.operational_topic,
+                key_type=bytes,
+                value_type=bytes,
+                key_serializer="raw",
+                value_serializer="raw",
+                partitions=1,
+                internal=True,
+            ),
+        )
+        # Every worker needs every registration: a GlobalTable with one partition (the setting
+        # faust documents against recovery loops with several workers). Views write it directly,
+        # hence use_partitioner.
+        self.webhook_table = app.GlobalTable(
+            "webhooks",
+            partitions=1,
+            recovery_buffer_size=1,
+            use_partitioner=True,
+            key_type=str,
+            value_type=dict,
+        )
+        self.registry = WebhookRegistry(self.webhook_table)
+        self.decoder = FineractDecoder(SchemaRegistry.load(settings.avro_schema_dir))
+        self.secret_box = SecretBox(settings.encryption_key)
+        self.address_policy = AddressPolicy(settings.ssrf_allowlist, settings.webhook_https_only)
+        self.scheduler_wakeup = asyncio.Event()
+        self.ready = asyncio.Event()  # set once the registry is reconciled with PostgreSQL
+        self._start_lock = asyncio.Lock()
+        self._started = False
+        self.pool: asyncpg.Pool | None = None
+        self.session: aiohttp.ClientSession | None = None
+        self.webhook_store: WebhookStore
+        self.delivery_store: DeliveryStore
+        self.dispatcher: Dispatcher
+        self.webhooks: WebhookService
+
+    async def started(self) -> Hub:
+        if self._started:
+            return self
+        async with self._start_lock:
+            if self._started:
+                return self
+            self.pool = await _retrying(
+                "PostgreSQL", lambda: create_pool(self.settings.database_url)
+            )
+            await migrate(self.pool)
+            self.webhook_store = WebhookStore(self.pool)
+            self.delivery_store = DeliveryStore(self.pool)
+            self.session = build_session(self.address_policy, self.settings.webhook_max_timeout)
+            self.dispatcher = Dispatcher(
+                self.settings,
+                self.delivery_store,
+                self.session,
+                self.secret_box,
+                self.metrics,
+                on_disable=self._disable,
+                on_exhausted=self._exhausted,
+                on_outcomes=self.webhook_store.note_outcomes,
+            )
+            self.dispatcher.start()
+            self.webhooks = WebhookService(
+                self.settings,
+                self.webhook_store,
+                self.delivery_store,
+                self.registry,
+                self.dispatcher,
+                self.secret_box,
+                self.emit,
+                self.kick_scheduler,
+            )
+            self._started = True
+        return self
+
+    async def reconcile_registry(self) -> None:
+        """PostgreSQL → table, after table recovery; then the worker may match events."""
+        await self.started()
+        rows = await self.webhook_store.all()
+        changed = self.registry.reconcile(row_to_webhook(r) for r in rows)
+        log.info("webhook registry reconciled", extra={"webhooks": len(rows), "changed": changed})
+        self.ready.set()
+
+
+    def kick_scheduler(self) -> None:
+        self.scheduler_wakeup.set()
+
+    async def emit(self, kind: str, payload: dict[str, Any]) -> None:
+        """Operational events (endpoint disabled, retries exhausted) for operators' tooling."""
+        body = {"type": kind, "at": time.time(), **payload}
+        try:
+            await self.topics.operational.send(key=kind.encode(), value=jsonexact.dumpb(body))
+        except Exception:
+            log.exception("could not publish operational event %s", kind)
+
+    async def _disable(self, webhook_id: str, reason: str) -> None:
+        self.metrics.disabled.labels(reason="gone" if "410" in reason else "failing").inc()
+        await self.webhooks.disable(webhook_id, reason)
+
+    async def _exhausted(self, job: DeliveryJob, result: Any) -> None:
+        await self.emit(
+            "webhook.delivery.exhausted",
+            {
+                "webhookId": job.webhook.id,
+                "deliveryId": job.delivery_id,
+                "messageId": job.message_id,
+                "eventId": job.event.id,
+                "eventType": job.event.type,
+                "attempts": job.attempt,
+                "lastError": result.error,
+            },
+        )
+
+    async def stop(self) -> None:
+        if not self._started:
+            return
+        await self.dispatcher.stop()
+        if self.session is not None:
+            await self.session.close()
+        if self.pool is not None:
+            await self.pool.close()
+
+
+async def _retrying(what: str, connect: Any, attempts: int = 30) -> Any:
+    delay = 0.5
+    for attempt in range(1, attempts + 1):
+        try:
+            return await connect()
+        except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+            if attempt == attempts:
+                raise
+            log.warning("%s not reachable (%s); retrying in %.1fs", what, exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+    raise AssertionError("unreachable")
