@@ -58,3 +58,35 @@ avro_schema_dir() {
 mvn_batch() {
   mvn -B -ntp -Dstyle.color=never "$@"
 }
+
+# Writes .run/dev.env (mode 600): the development environment for scripts/run and scripts/env.
+# Secrets are generated once and kept; the other lines are rewritten on every call.
+DEV_ENV="${RUN_DIR}/dev.env"
+ensure_dev_env() {
+  mkdir -p "$RUN_DIR"
+  local action_secret="" encryption_key="" schema_dir
+  if [[ -f "$DEV_ENV" ]]; then
+    action_secret=$(sed -n "s/^HUB_ACTION_SECRET='\(.*\)'$/\1/p" "$DEV_ENV")
+    encryption_key=$(sed -n "s/^HUB_ENCRYPTION_KEY='\(.*\)'$/\1/p" "$DEV_ENV")
+  fi
+  [[ -n "$action_secret" ]] || action_secret=$(head -c 32 /dev/urandom | base64 | tr -d '\n=' | tr '+/' '-_')
+  [[ -n "$encryption_key" ]] || encryption_key=$(head -c 32 /dev/urandom | base64 | tr -d '\n')
+  schema_dir=$(avro_schema_dir)
+  local tmp="${DEV_ENV}.tmp"
+  (
+    umask 077
+    cat >"$tmp" <<ENV
+# fineract-hub development environment, written by scripts/run / scripts/env.
+# Secrets below were generated once on this machine; delete this file to get new ones.
+HUB_AVRO_SCHEMA_DIR='${schema_dir}'
+HUB_ACTION_SECRET='${action_secret}'
+HUB_ENCRYPTION_KEY='${encryption_key}'
+HUB_SSRF_ALLOWLIST='127.0.0.0/8'
+HUB_KAFKA_BOOTSTRAP='${HUB_KAFKA_BOOTSTRAP:-127.0.0.1:19092}'
+HUB_DATABASE_URL='postgresql://fineract_hub:fineract_hub@127.0.0.1:5432/fineract_hub'
+HUB_LOG_FORMAT='text'
+ENV
+  )
+  chmod 600 "$tmp"
+  mv -f "$tmp" "$DEV_ENV"
+}
