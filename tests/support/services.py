@@ -96,11 +96,14 @@ def require_kafka(bootstrap: str) -> None:
         finally:
             await producer.stop()
 
+    problem = None
     try:
         asyncio.run(asyncio.wait_for(metadata(), 20))
     except Exception as exc:
+        problem = repr(exc)
+    if problem:  # failed outside the except block, so the report has no chained traceback
         pytest.fail(
-            f"Kafka at {bootstrap} accepts TCP but does not answer metadata requests ({exc!r}); "
+            f"Kafka at {bootstrap} accepts TCP but does not answer metadata requests ({problem}); "
             "check .run/kafka/logs/server.log",
             pytrace=False,
         )
@@ -129,10 +132,13 @@ def require_postgres(url: str) -> None:
         conn = await asyncpg.connect(url, timeout=10)
         await conn.close()
 
+    problem = None
     try:
         asyncio.run(probe())
     except Exception as exc:
-        pytest.fail(f"cannot log in to PostgreSQL as {_redact(url)}: {exc!r}", pytrace=False)
+        problem = repr(exc)
+    if problem:
+        pytest.fail(f"cannot log in to PostgreSQL as {_redact(url)}: {problem}", pytrace=False)
 
 
 def require_rabbitmq(url: str) -> None:
@@ -237,6 +243,7 @@ class FixtureEvent:
 def write_fineract_fixtures(dest: Path, schema_dir: Path) -> dict[str, FixtureEvent]:
     """Runs ``scripts/fixtures write dest`` (builds the Java project once) and loads the result."""
     env = dict(os.environ, HUB_AVRO_SCHEMA_DIR=str(schema_dir))
+    proc, problem = None, None
     try:
         proc = subprocess.run(
             [str(REPO_ROOT / "scripts" / "fixtures"), "write", str(dest)],
@@ -247,7 +254,9 @@ def write_fineract_fixtures(dest: Path, schema_dir: Path) -> dict[str, FixtureEv
             check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        pytest.fail(f"scripts/fixtures write could not run: {exc!r}", pytrace=False)
+        problem = repr(exc)
+    if proc is None:
+        pytest.fail(f"scripts/fixtures write could not run: {problem}", pytrace=False)
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-30:])
         pytest.fail(
