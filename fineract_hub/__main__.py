@@ -20,7 +20,11 @@ def main() -> None:
         raise SystemExit(2) from None
     from fineract_hub.app import create_app
 
-    app, _hub = create_app(settings)
+    try:
+        app, _hub = create_app(settings)
+    except ConfigError as exc:
+        print(f"fineract-hub: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     app.main()
 
 

@@ -23,7 +23,8 @@ from fineract_hub.delivery.secrets import SecretBox
 from fineract_hub.delivery.service import WebhookService
 from fineract_hub.delivery.ssrf import AddressPolicy, build_session
 from fineract_hub.ingest.canonical import FineractDecoder
-from fineract_hub.ingest.schemas import SchemaRegistry
+from fineract_hub.errors import ConfigError
+from fineract_hub.ingest.schemas import SchemaLoadError, SchemaRegistry
 from fineract_hub.metrics import Metrics
 from fineract_hub.models import jsonexact
 from fineract_hub.storage.db import create_pool, migrate
@@ -96,7 +97,11 @@ class Hub:
             value_type=dict,
         )
         self.registry = WebhookRegistry(self.webhook_table)
-        self.decoder = FineractDecoder(SchemaRegistry.load(settings.avro_schema_dir))
+        try:
+            schemas = SchemaRegistry.load(settings.avro_schema_dir)
+        except SchemaLoadError as exc:
+            raise ConfigError([f"HUB_AVRO_SCHEMA_DIR: {exc}"]) from exc
+        self.decoder = FineractDecoder(schemas)
         self.secret_box = SecretBox(settings.encryption_key)
         self.address_policy = AddressPolicy(settings.ssrf_allowlist, settings.webhook_https_only)
         self.scheduler_wakeup = asyncio.Event()

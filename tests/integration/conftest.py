@@ -1,0 +1,33 @@
+"""A worker subprocess shared by a test module, plus a loopback receiver per test."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.receiver import Receiver
+from tests.support.worker import Worker, worker_env
+
+
+@pytest.fixture(scope="module")
+def worker(kafka_bootstrap: str, database_url: str, avro_schema_dir: Path,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
+    env = worker_env(kafka_bootstrap=kafka_bootstrap, database_url=database_url,
+                     avro_schema_dir=avro_schema_dir)
+    running = Worker(env, tmp_path_factory.mktemp("worker")).start()
+    try:
+        running.wait_healthy_sync()
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    started = await Receiver().start()
+    try:
+        yield started
+    finally:
+        await started.stop()

@@ -1,0 +1,39 @@
+"""Reading what the worker wrote to its topics."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer
+
+
+async def read_topic(bootstrap: str, topic: str, count: int, timeout: float = 30.0,
+                     ) -> list[tuple[bytes | None, bytes]]:
+    """Read at least ``count`` records from the beginning of ``topic`` (all partitions)."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    records: list[tuple[bytes | None, bytes]] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(records) < count and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            for messages in batch.values():
+                records.extend((m.key, m.value) for m in messages)
+    finally:
+        await consumer.stop()
+    if len(records) < count:
+        raise AssertionError(f"read {len(records)} of {count} records from {topic} in {timeout}s")
+    return records
+
+
+async def read_json(bootstrap: str, topic: str, count: int, timeout: float = 30.0,
+                    ) -> list[dict[str, Any]]:
+    return [json.loads(v) for _, v in await read_topic(bootstrap, topic, count, timeout)]
+
+
+async def settle(seconds: float) -> None:
+    await asyncio.sleep(seconds)
