@@ -22,8 +22,8 @@ from fineract_hub.delivery.registry import WebhookRegistry
 from fineract_hub.delivery.secrets import SecretBox
 from fineract_hub.delivery.service import WebhookService
 from fineract_hub.delivery.ssrf import AddressPolicy, build_session
-from fineract_hub.ingest.canonical import FineractDecoder
 from fineract_hub.errors import ConfigError
+from fineract_hub.ingest.canonical import FineractDecoder
 from fineract_hub.ingest.schemas import SchemaLoadError, SchemaRegistry
 from fineract_hub.metrics import Metrics
 from fineract_hub.models import jsonexact

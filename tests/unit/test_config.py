@@ -35,7 +35,7 @@ def test_missing_required_variables_are_all_reported_at_once():
 def test_schema_folder_without_message_schema_is_rejected(tmp_path):
     env = _env(tmp_path)
     (tmp_path / "MessageV1.avsc").unlink()
-    with pytest.raises(ConfigError, match="MessageV1.avsc"):
+    with pytest.raises(ConfigError, match=r"MessageV1\.avsc"):
         Settings.from_env(env)
 
 
