@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from fineract_hub.errors import HubError
 
-TOKEN_VERSION: Final = "v1"
+TOKEN_VERSION: Final = "v1"  # noqa: S105 - a format tag, not a credential
 _NONCE_BYTES: Final = 12
 _TAG_BYTES: Final = 16
 #: Bound to every ciphertext so a token from another purpose cannot be swapped in.

@@ -19,7 +19,7 @@ from typing import Final
 
 from fineract_hub.errors import NotAuthenticated, ValidationError
 
-SECRET_PREFIX: Final = "whsec_"
+SECRET_PREFIX: Final = "whsec_"  # noqa: S105 - a format tag, not a credential
 SECRET_BYTES: Final = 32
 #: The spec allows 24..64 bytes; shorter keys are refused when decoding user-supplied secrets.
 MIN_SECRET_BYTES: Final = 24

@@ -1,4 +1,4 @@
-"""Webhook secrets at rest: AES-256-GCM tokens that fail loudly when altered or under another key."""
+"""Webhook secrets at rest: AES-256-GCM tokens that fail loudly when altered or re-keyed."""
 
 from __future__ import annotations
 
