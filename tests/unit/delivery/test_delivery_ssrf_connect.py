@@ -1,0 +1,167 @@
+"""The connect-time guard against a real aiohttp server on loopback: nothing reaches the server
+unless the policy allows its address (literal URLs, names, rebinding DNS and redirects)."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.abc import AbstractResolver
+
+from fineract_hub.delivery.ssrf import (
+    AddressPolicy,
+    BlockedDestination,
+    RedirectRefused,
+    build_session,
+    guarded_connector,
+)
+
+LOOPBACK_ALLOWED = AddressPolicy(
+    allowlist=[ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128")]
+)
+
+
+def ipv6_loopback_available() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@dataclass
+class Server:
+    port: int
+    hits: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[Server]:
+    state = Server(port=0)
+
+    async def hook(request: web.Request) -> web.Response:
+        state.hits.append(request.path)
+        return web.Response(text="ok")
+
+    async def bounce(request: web.Request) -> web.Response:
+        state.hits.append(request.path)
+        raise web.HTTPFound("/hook")
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    app.router.add_get("/hook", hook)
+    app.router.add_post("/bounce", bounce)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    hosts = ["127.0.0.1", "::1"] if ipv6_loopback_available() else ["127.0.0.1"]
+    sock = socket.socket(socket.AF_INET6 if len(hosts) == 2 else socket.AF_INET)
+    if len(hosts) == 2:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        sock.bind(("::", 0))  # dual stack: reachable as 127.0.0.1, ::1 and ::ffff:127.0.0.1
+    else:
+        sock.bind(("127.0.0.1", 0))
+    state.port = sock.getsockname()[1]
+    site = web.SockSite(runner, sock)
+    await site.start()
+    try:
+        yield state
+    finally:
+        await runner.cleanup()
+
+
+class RebindingResolver(AbstractResolver):
+    """DNS that answered a public address at registration and now answers the metadata IP."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[dict[str, Any]]:
+        return [
+            {
+                "hostname": host,
+                "host": self.address,
+                "port": port,
+                "family": socket.AF_INET,
+                "proto": 0,
+                "flags": socket.AI_NUMERICHOST,
+            }
+        ]
+
+    async def close(self) -> None:
+        pass
+
+
+async def post(session: aiohttp.ClientSession, url: str) -> int:
+    async with session.post(url, data=b"{}", allow_redirects=False) as response:
+        return response.status
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::ffff:127.0.0.1]", "[::1]"])
+async def test_loopback_is_blocked_before_connecting(server: Server, host: str) -> None:
+    if ":" in host and not ipv6_loopback_available():
+        pytest.skip("no IPv6 loopback on this machine")
+    async with build_session(AddressPolicy(), timeout=5) as session:
+        with pytest.raises(BlockedDestination, match="is blocked"):
+            await post(session, f"http://{host}:{server.port}/hook")
+    assert server.hits == []
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::ffff:127.0.0.1]", "[::1]"])
+async def test_loopback_is_reachable_when_allowlisted(server: Server, host: str) -> None:
+    if ":" in host and not ipv6_loopback_available():
+        pytest.skip("no IPv6 loopback on this machine")
+    async with build_session(LOOPBACK_ALLOWED, timeout=5) as session:
+        assert await post(session, f"http://{host}:{server.port}/hook") == 200
+    assert server.hits == ["/hook"]
+
+
+async def test_rebinding_dns_answer_is_blocked_at_connect_time(server: Server) -> None:
+    connector = guarded_connector(
+        LOOPBACK_ALLOWED, resolver=RebindingResolver("169.254.169.254"), use_dns_cache=False
+    )
+    async with aiohttp.ClientSession(connector=connector, trust_env=False) as session:
+        with pytest.raises(BlockedDestination, match="cloud metadata") as caught:
+            await post(session, f"http://hooks.example.com:{server.port}/hook")
+    assert caught.value.host == "hooks.example.com"
+    assert caught.value.address == "169.254.169.254"
+
+
+async def test_blocked_destination_is_an_aiohttp_client_error_not_a_dns_error(
+    server: Server,
+) -> None:
+    async with build_session(AddressPolicy(), timeout=5) as session:
+        with pytest.raises(aiohttp.ClientConnectionError) as caught:
+            await post(session, f"http://127.0.0.1:{server.port}/hook")
+    assert type(caught.value) is BlockedDestination
+    assert not isinstance(caught.value, OSError)
+
+
+async def test_redirect_response_is_returned_not_followed(server: Server) -> None:
+    async with build_session(LOOPBACK_ALLOWED, timeout=5) as session:
+        assert await post(session, f"http://127.0.0.1:{server.port}/bounce") == 302
+    assert server.hits == ["/bounce"]
+
+
+async def test_guarded_session_refuses_to_follow_a_redirect_if_asked_to(server: Server) -> None:
+    async with build_session(LOOPBACK_ALLOWED, timeout=5) as session:
+        with pytest.raises(RedirectRefused, match="302"):
+            async with session.post(f"http://127.0.0.1:{server.port}/bounce", data=b"{}"):
+                pass
+    assert server.hits == ["/bounce"]
+
+
+async def test_session_ignores_proxy_environment(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "http://10.9.9.9:3128")
+    async with build_session(LOOPBACK_ALLOWED, timeout=5) as session:
+        assert await post(session, f"http://127.0.0.1:{server.port}/hook") == 200
