@@ -21,6 +21,10 @@ SETTINGS_DOC: dict[str, tuple[str | None, str]] = {
     "HUB_APP_ID": ("fineract-hub", "Faust app id; also the Kafka consumer group."),
     "HUB_KAFKA_BOOTSTRAP": ("127.0.0.1:19092", "Kafka bootstrap servers, comma separated."),
     "HUB_FINERACT_TOPIC": ("external-events", "Topic Fineract publishes its external events to."),
+    "HUB_FINERACT_TOPIC_PARTITIONS": (
+        "10",
+        "Partitions for the Fineract topic if the hub creates it (Fineract's default).",
+    ),
     "HUB_EVENTS_TOPIC": (
         "fineract-hub-events",
         "Our canonical event topic (JSON, keyed by aggregate).",
@@ -132,6 +136,7 @@ class Settings:
     app_id: str
     kafka_bootstrap: str
     fineract_topic: str
+    fineract_topic_partitions: int
     events_topic: str
     dead_letter_topic: str
     operational_topic: str
@@ -267,6 +272,10 @@ class Settings:
             app_id=get("HUB_APP_ID"),
             kafka_bootstrap=get("HUB_KAFKA_BOOTSTRAP"),
             fineract_topic=get("HUB_FINERACT_TOPIC"),
+            fineract_topic_partitions=_int(
+                "HUB_FINERACT_TOPIC_PARTITIONS", get("HUB_FINERACT_TOPIC_PARTITIONS"), problems,
+                1, 1024
+            ),
             events_topic=get("HUB_EVENTS_TOPIC"),
             dead_letter_topic=get("HUB_DEAD_LETTER_TOPIC"),
             operational_topic=get("HUB_OPERATIONAL_TOPIC"),

@@ -18,7 +18,7 @@ import faust
 
 from fineract_hub.config import Settings
 from fineract_hub.delivery.dispatcher import DeliveryJob, Dispatcher
-from fineract_hub.delivery.registry import WebhookRegistry
+from fineract_hub.delivery.registry import WebhookRegistry, registry_table
 from fineract_hub.delivery.secrets import SecretBox
 from fineract_hub.delivery.service import WebhookService
 from fineract_hub.delivery.ssrf import AddressPolicy, build_session
@@ -49,13 +49,17 @@ class Hub:
         self.metrics = Metrics()
         partitions = settings.topic_partitions
         self.topics = Topics(
-            # Fineract owns this topic (it creates it with 10 partitions by default).
+            # Fineract creates this topic itself (10 partitions by default); declaring it too
+            # means a hub started first still subscribes to it instead of waiting for a metadata
+            # refresh. An existing topic is left as it is.
             fineract=app.topic(
                 settings.fineract_topic,
                 key_type=bytes,
                 value_type=bytes,
                 key_serializer="raw",
                 value_serializer="raw",
+                partitions=settings.fineract_topic_partitions,
+                internal=True,
             ),
             events=app.topic(
                 settings.events_topic,
@@ -86,16 +90,8 @@ class Hub:
             ),
         )
         # Every worker needs every registration: a GlobalTable with one partition (the setting
-        # faust documents against recovery loops with several workers). Views write it directly,
-        # hence use_partitioner.
-        self.webhook_table = app.GlobalTable(
-            "webhooks",
-            partitions=1,
-            recovery_buffer_size=1,
-            use_partitioner=True,
-            key_type=str,
-            value_type=dict,
-        )
+        # faust documents against recovery loops with several workers). Views write it directly.
+        self.webhook_table = registry_table(app, "webhooks")
         self.registry = WebhookRegistry(self.webhook_table)
         try:
             schemas = SchemaRegistry.load(settings.avro_schema_dir)

@@ -17,7 +17,7 @@ from fineract_hub.delivery.outcome import OutcomeKind, classify, parse_retry_aft
 from fineract_hub.delivery.signing import signature_header
 from fineract_hub.models.events import CanonicalEvent
 from fineract_hub.models.webhooks import Webhook
-from fineract_hub.templates import RenderError, compile_template, render_default
+from fineract_hub.templates import RenderError, TemplateRejected, compile_template, render_default
 
 USER_AGENT = "fineract-hub-webhooks/0.1"
 RESPONSE_EXCERPT_BYTES = 2048
@@ -42,8 +42,9 @@ def render_body(webhook: Webhook, event: CanonicalEvent, max_bytes: int) -> byte
     """Raises RenderError; compiled templates are cached by the templates package."""
     context = event.template_context()
     if webhook.payload_template:
-        template = compile_template(webhook.payload_template, webhook.content_type)
-        body = template.render(context)
+        template = compile_template(webhook.payload_template, webhook.content_type,
+                                    max_bytes=max_bytes)
+        body = template.render(context, max_bytes=max_bytes)
     else:
         body = render_default(context, webhook.content_type)
     if len(body) > max_bytes:
@@ -87,7 +88,7 @@ async def send_attempt(
     started = time.monotonic()
     try:
         body = render_body(webhook, event, max_bytes)
-    except RenderError as exc:
+    except (RenderError, TemplateRejected) as exc:
         return AttemptResult(None, None, 0, f"render error: {exc}", None, None)
     headers = request_headers(webhook, event, message_id, secrets, body)
     try:

@@ -91,6 +91,9 @@ class Dispatcher:
     def in_flight(self) -> int:
         return len(self._tasks)
 
+    def queued(self, webhook_id: str) -> int:
+        return self._queued.get(webhook_id, 0)
+
     def has_room(self, webhook_id: str) -> bool:
         return self._queued.get(webhook_id, 0) < self.endpoint_queue_limit
 

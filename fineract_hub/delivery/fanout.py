@@ -52,6 +52,7 @@ class WebhookFanout:
         deliveries: list[NewDelivery] = []
         jobs: dict[str, tuple[Webhook, CanonicalEvent]] = {}
         budget: dict[str, int] = {}
+        planned: set[str] = set()
         for event in events:
             matches = self.registry.matching(event)
             if not matches:
@@ -60,10 +61,13 @@ class WebhookFanout:
             stored.setdefault(event.id, (event.id, event.type, event.to_json().decode()))
             for webhook in matches:
                 mid = message_id(event.id, webhook.id)
+                if mid in planned:  # the same event twice in one batch (Fineract re-sent it)
+                    continue
+                planned.add(mid)
                 room = budget.setdefault(
                     webhook.id,
                     self.dispatcher.endpoint_queue_limit
-                    - self.dispatcher._queued.get(webhook.id, 0),
+                    - self.dispatcher.queued(webhook.id),
                 )
                 inline = not webhook.ordered and room > 0
                 if inline:

@@ -12,11 +12,32 @@ import time
 from collections.abc import Iterable, MutableMapping
 from typing import Any
 
+import faust
+
 from fineract_hub.ingest.naming import subscription_matches
 from fineract_hub.models.events import CanonicalEvent
 from fineract_hub.models.webhooks import Webhook
 
 REFRESH_SECONDS = 1.0
+
+
+class RegistryTable(faust.GlobalTable):
+    """A one-partition GlobalTable that web views and background tasks may write.
+
+    Faust only lets stream iteration write tables, unless ``use_partitioner`` hands the choice
+    to the producer's partitioner, which fails while the producer has no metadata for the
+    changelog yet. With a single partition the answer is always 0, so say so.
+    """
+
+    def partition_for_key(self, key: Any) -> int | None:
+        return 0
+
+
+def registry_table(app: faust.App, name: str) -> RegistryTable:
+    return app.tables.add(RegistryTable(  # type: ignore[return-value]
+        app, name=name, partitions=1, beacon=app.tables.beacon, standby_buffer_size=1,
+        is_global=True, recovery_buffer_size=1,
+    ))
 
 
 class WebhookRegistry:
