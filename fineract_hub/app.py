@@ -7,6 +7,7 @@ own ids and topics; ``python -m fineract_hub`` builds one from the environment.
 from __future__ import annotations
 
 import faust
+import mode
 
 from fineract_hub.agents import ingest, webhooks
 from fineract_hub.config import Settings
@@ -37,4 +38,12 @@ def create_app(settings: Settings | None = None) -> tuple[faust.App, Hub]:
     ingest.register(app, hub)
     webhooks.register(app, hub)
     views.register(app, hub)
+
+    @app.service
+    class HubLifecycle(mode.Service):
+        """Closes pools and lets in-flight attempts finish when the worker stops."""
+
+        async def on_stop(self) -> None:
+            await hub.stop()
+
     return app, hub

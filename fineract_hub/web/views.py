@@ -45,5 +45,5 @@ def register(app: faust.App, hub: Hub) -> None:
         async def get(self, request: web.Request) -> faust.web.Response:
             hub.metrics.in_flight.set(hub.dispatcher.in_flight if hub._started else 0)
             return self.bytes(
-                hub.metrics.render(), content_type="text/plain; version=0.0.4; charset=utf-8"
+                hub.metrics.render(), content_type="text/plain; version=0.0.4"
             )
