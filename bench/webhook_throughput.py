@@ -59,6 +59,7 @@ async def raw_loop(url: str, total: int, concurrency: int) -> float:
     sent = 0
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:
+
         async def one() -> None:
             nonlocal sent
             while sent < total:
@@ -66,8 +67,12 @@ async def raw_loop(url: str, total: int, concurrency: int) -> float:
                 ts = str(int(time.time()))
                 mid = "msg_" + uuid.uuid4().hex
                 sig = hmac.new(secret, f"{mid}.{ts}.".encode() + body, hashlib.sha256).digest()
-                headers = {"content-type": "application/json", "webhook-id": mid,
-                           "webhook-timestamp": ts, "webhook-signature": "v1," + base64.b64encode(sig).decode()}
+                headers = {
+                    "content-type": "application/json",
+                    "webhook-id": mid,
+                    "webhook-timestamp": ts,
+                    "webhook-signature": "v1," + base64.b64encode(sig).decode(),
+                }
                 async with session.post(url, data=body, headers=headers) as resp:
                     await resp.read()
 
@@ -76,8 +81,9 @@ async def raw_loop(url: str, total: int, concurrency: int) -> float:
         return total / (time.perf_counter() - started)
 
 
-async def produce(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]],
-                  rate: float | None = None) -> dict[bytes, float]:
+async def produce(
+    bootstrap: str, topic: str, records: list[tuple[bytes, bytes]], rate: float | None = None
+) -> dict[bytes, float]:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks=1)
     await producer.start()
     sent_at: dict[bytes, float] = {}
@@ -121,16 +127,23 @@ async def main() -> None:
     worker = None
     try:
         baseline = await raw_loop(url + "/raw", args.events, args.concurrency)
-        print(f"raw aiohttp loop      : {baseline:9.0f} POSTs/s ({args.events} requests, "
-              f"concurrency {args.concurrency})")
+        print(
+            f"raw aiohttp loop      : {baseline:9.0f} POSTs/s ({args.events} requests, "
+            f"concurrency {args.concurrency})"
+        )
 
-        env = worker_env(kafka_bootstrap=bootstrap, database_url=db_url,
-                         avro_schema_dir=services.avro_schema_dir(),
-                         HUB_LOG_FORMAT="json", HUB_LOG_LEVEL="WARNING")
+        env = worker_env(
+            kafka_bootstrap=bootstrap,
+            database_url=db_url,
+            avro_schema_dir=services.avro_schema_dir(),
+            HUB_LOG_FORMAT="json",
+            HUB_LOG_LEVEL="WARNING",
+        )
         worker = Worker(env, Path(tempfile.mkdtemp(prefix="hub-bench-"))).start()
         await worker.wait_healthy()
-        await worker.ok("registerWebhook", {"name": "bench", "eventType": "client.created",
-                                            "url": url + "/hub"})
+        await worker.ok(
+            "registerWebhook", {"name": "bench", "eventType": "client.created", "url": url + "/hub"}
+        )
         records = [client_created(10_000_000 + i)[:2] for i in range(args.events)]
         receiver.count, receiver.target = 0, len(records)
         receiver.done.clear()
@@ -140,8 +153,10 @@ async def main() -> None:
         await asyncio.wait_for(receiver.done.wait(), 600)
         elapsed = time.perf_counter() - started
         hub_rate = len(records) / elapsed
-        print(f"hub deliveries        : {hub_rate:9.0f} deliveries/s ({len(records)} events, "
-              f"produced in {produced:.1f}s, delivered in {elapsed:.1f}s)")
+        print(
+            f"hub deliveries        : {hub_rate:9.0f} deliveries/s ({len(records)} events, "
+            f"produced in {produced:.1f}s, delivered in {elapsed:.1f}s)"
+        )
         print(f"ratio hub / raw       : {hub_rate / baseline:9.2f}")
 
         n = int(args.rate * args.seconds)
@@ -149,15 +164,21 @@ async def main() -> None:
         receiver.count, receiver.target = 0, n
         receiver.times.clear()
         receiver.done.clear()
-        sent_at = await produce(bootstrap, worker.topics["fineract"],
-                                [(k, v) for k, v, _ in paced], rate=args.rate)
+        sent_at = await produce(
+            bootstrap, worker.topics["fineract"], [(k, v) for k, v, _ in paced], rate=args.rate
+        )
         await asyncio.wait_for(receiver.done.wait(), 120)
-        latencies = sorted((receiver.times[idem] - sent_at[value]) * 1000
-                           for _, value, idem in paced if idem in receiver.times)
+        latencies = sorted(
+            (receiver.times[idem] - sent_at[value]) * 1000
+            for _, value, idem in paced
+            if idem in receiver.times
+        )
         p50 = statistics.median(latencies)
         p99 = latencies[int(len(latencies) * 0.99) - 1]
-        print(f"latency at {args.rate:.0f} ev/s  : p50 {p50:.1f} ms, p99 {p99:.1f} ms "
-              f"({len(latencies)} events)")
+        print(
+            f"latency at {args.rate:.0f} ev/s  : p50 {p50:.1f} ms, p99 {p99:.1f} ms "
+            f"({len(latencies)} events)"
+        )
     finally:
         if worker is not None:
             worker.stop()

@@ -21,9 +21,14 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def own_env(kafka_bootstrap, database_url, avro_schema_dir):
     # Each test here gets its own app id and topics (and kills its own workers).
-    return worker_env(kafka_bootstrap=kafka_bootstrap, database_url=database_url,
-                      avro_schema_dir=avro_schema_dir, HUB_DELIVERY_LEASE_SECONDS="40",
-                      HUB_WEBHOOK_MAX_TIMEOUT="10", HUB_WEBHOOK_DEFAULT_TIMEOUT="5")
+    return worker_env(
+        kafka_bootstrap=kafka_bootstrap,
+        database_url=database_url,
+        avro_schema_dir=avro_schema_dir,
+        HUB_DELIVERY_LEASE_SECONDS="40",
+        HUB_WEBHOOK_MAX_TIMEOUT="10",
+        HUB_WEBHOOK_DEFAULT_TIMEOUT="5",
+    )
 
 
 def _events(n: int) -> list[tuple[bytes, bytes, str]]:
@@ -34,8 +39,10 @@ def _events(n: int) -> list[tuple[bytes, bytes, str]]:
 async def _successes(worker: Worker) -> int:
     import aiohttp
 
-    async with aiohttp.ClientSession() as session, session.get(
-            worker.base_url + "/metrics") as resp:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(worker.base_url + "/metrics") as resp,
+    ):
         text = await resp.text()
     for line in text.splitlines():
         if line.startswith('hub_webhook_attempts_total{status="success"}'):
@@ -51,8 +58,10 @@ async def test_kill_9_under_load_loses_no_event(own_env, receiver, kafka_bootstr
     first = Worker(own_env, tmp_path / "a").start()
     try:
         await first.wait_healthy()
-        await first.ok("registerWebhook", {"name": "crash", "eventType": "client.created",
-                                           "url": receiver.url("/crash")})
+        await first.ok(
+            "registerWebhook",
+            {"name": "crash", "eventType": "client.created", "url": receiver.url("/crash")},
+        )
         receiver.on("/crash", Behaviour(delay=0.01))
         events = _events(600)
         await produce_raw(kafka_bootstrap, first.topics["fineract"], [(k, v) for k, v, _ in events])
@@ -65,31 +74,43 @@ async def test_kill_9_under_load_loses_no_event(own_env, receiver, kafka_bootstr
         await second.wait_healthy()
         expected = {idem for _, _, idem in events}
         deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and not expected <= await _received_ids(receiver,
-                                                                                   "/crash"):
+        while time.monotonic() < deadline and not expected <= await _received_ids(
+            receiver, "/crash"
+        ):
             await asyncio.sleep(0.5)
         missing = expected - await _received_ids(receiver, "/crash")
-        assert not missing, f"{len(missing)} events lost after kill -9 " \
-                            f"({delivered_before_crash} delivered before the crash)"
+        assert not missing, (
+            f"{len(missing)} events lost after kill -9 "
+            f"({delivered_before_crash} delivered before the crash)"
+        )
         # Redelivered duplicates carry the same webhook-id, so receivers can drop them.
         by_event: dict[str, set[str]] = {}
         for request in receiver.at("/crash"):
             by_event.setdefault(json.loads(request.body)["id"], set()).add(
-                request.headers["webhook-id"])
+                request.headers["webhook-id"]
+            )
         assert all(len(ids) == 1 for ids in by_event.values())
     finally:
         second.stop()
 
 
 async def test_retry_due_while_the_worker_was_down_fires_after_restart(
-        own_env, receiver, kafka_bootstrap, tmp_path):
+    own_env, receiver, kafka_bootstrap, tmp_path
+):
     receiver.on("/later", Behaviour(status=lambda n: 503 if n == 1 else 200))
     first = Worker(own_env, tmp_path / "a").start()
     try:
         await first.wait_healthy()
-        await first.ok("registerWebhook", {"name": "later", "eventType": "client.created",
-                                           "url": receiver.url("/later"), "retryCount": 2,
-                                           "retryInterval": 3})
+        await first.ok(
+            "registerWebhook",
+            {
+                "name": "later",
+                "eventType": "client.created",
+                "url": receiver.url("/later"),
+                "retryCount": 2,
+                "retryInterval": 3,
+            },
+        )
         events = _events(1)
         await produce_raw(kafka_bootstrap, first.topics["fineract"], [(k, v) for k, v, _ in events])
         await receiver.wait_for("/later", 1, timeout=30)
@@ -106,15 +127,18 @@ async def test_retry_due_while_the_worker_was_down_fires_after_restart(
 
 
 async def test_two_workers_share_the_load_without_losing_or_doubling(
-        own_env, receiver, kafka_bootstrap, tmp_path):
+    own_env, receiver, kafka_bootstrap, tmp_path
+):
     from tests.support.worker import free_port
 
     one = Worker(own_env, tmp_path / "one").start()
     two = Worker({**own_env, "HUB_WEB_PORT": str(free_port())}, tmp_path / "two").start()
     try:
         await asyncio.gather(one.wait_healthy(), two.wait_healthy())
-        await one.ok("registerWebhook", {"name": "shared", "eventType": "client.created",
-                                         "url": receiver.url("/shared")})
+        await one.ok(
+            "registerWebhook",
+            {"name": "shared", "eventType": "client.created", "url": receiver.url("/shared")},
+        )
         await asyncio.sleep(2)  # the registration reaches the other worker's table
         events = _events(400)
         await produce_raw(kafka_bootstrap, one.topics["fineract"], [(k, v) for k, v, _ in events])

@@ -45,7 +45,8 @@ def _iso_z(created_at: str) -> str:
 
 
 async def test_seed_webhook_receives_java_encoded_loan_approval_exactly(
-        worker, receiver, kafka_bootstrap, fineract_fixtures):
+    worker, receiver, kafka_bootstrap, fineract_fixtures
+):
     registered = await worker.ok("registerWebhook", _seed_registration(receiver.url("/approved")))
     fixture = fineract_fixtures["loan_approved"]
 
@@ -53,10 +54,13 @@ async def test_seed_webhook_receives_java_encoded_loan_approval_exactly(
     [request] = await receiver.wait_for("/approved", 1)
 
     manifest = fixture.manifest
-    expected_body = SEED_TEMPLATE.replace("{{type}}", "loan.approved").replace(
-        "{{data.id}}", "42").replace("{{data.clientId}}", "7").replace(
-        "{{data.approvedPrincipal}}", manifest["expected"]["approvedPrincipal"]).replace(
-        "{{timestamp}}", _iso_z(manifest["createdAt"]))
+    expected_body = (
+        SEED_TEMPLATE.replace("{{type}}", "loan.approved")
+        .replace("{{data.id}}", "42")
+        .replace("{{data.clientId}}", "7")
+        .replace("{{data.approvedPrincipal}}", manifest["expected"]["approvedPrincipal"])
+        .replace("{{timestamp}}", _iso_z(manifest["createdAt"]))
+    )
     assert request.body.decode() == expected_body
     assert json.loads(request.body)["approvedAmount"] == "1000.50000000"
     headers = {k.lower(): v for k, v in request.headers.items()}
@@ -67,15 +71,19 @@ async def test_seed_webhook_receives_java_encoded_loan_approval_exactly(
     assert headers["x-fineract-event-type"] == "loan.approved"
     assert headers["x-fineract-event-id"] == manifest["idempotencyKey"]
     assert headers["webhook-id"].startswith("msg_")
-    StandardWebhook(registered["secret"]).verify(request.body, {
-        "webhook-id": headers["webhook-id"],
-        "webhook-timestamp": headers["webhook-timestamp"],
-        "webhook-signature": headers["webhook-signature"],
-    })
+    StandardWebhook(registered["secret"]).verify(
+        request.body,
+        {
+            "webhook-id": headers["webhook-id"],
+            "webhook-timestamp": headers["webhook-timestamp"],
+            "webhook-signature": headers["webhook-signature"],
+        },
+    )
 
 
 async def test_every_java_fixture_becomes_canonical_events_on_our_topic(
-        worker, kafka_bootstrap, fineract_fixtures):
+    worker, kafka_bootstrap, fineract_fixtures
+):
     records = [(f.key, f.value) for f in fineract_fixtures.values()]
     await produce_raw(kafka_bootstrap, worker.topics["fineract"], records)
     # The bulk fixture unpacks into its items, every other fixture into one event.
@@ -95,23 +103,39 @@ async def test_every_java_fixture_becomes_canonical_events_on_our_topic(
 
 
 async def test_malformed_input_goes_to_dead_letters_and_the_worker_keeps_going(
-        worker, receiver, kafka_bootstrap, fineract_fixtures):
-    await worker.ok("registerWebhook", _seed_registration(
-        receiver.url("/after-junk"), name="after junk", eventType="client.created",
-        payloadTemplate=None))
+    worker, receiver, kafka_bootstrap, fineract_fixtures
+):
+    await worker.ok(
+        "registerWebhook",
+        _seed_registration(
+            receiver.url("/after-junk"),
+            name="after junk",
+            eventType="client.created",
+            payloadTemplate=None,
+        ),
+    )
     good = fineract_fixtures["client_created"]
     truncated = good.value[: len(good.value) // 2]
     wrong_magic = b"\x00\x01" + good.value[2:]
     unknown_fingerprint = good.value[:2] + b"\xff" * 8 + good.value[10:]
     junk = b'{"not": "avro"}'
-    await produce_raw(kafka_bootstrap, worker.topics["fineract"], [
-        (good.key, truncated), (good.key, wrong_magic), (good.key, unknown_fingerprint),
-        (b"\x00\x01", good.value), (good.key, junk), (good.key, good.value),
-    ])
+    await produce_raw(
+        kafka_bootstrap,
+        worker.topics["fineract"],
+        [
+            (good.key, truncated),
+            (good.key, wrong_magic),
+            (good.key, unknown_fingerprint),
+            (b"\x00\x01", good.value),
+            (good.key, junk),
+            (good.key, good.value),
+        ],
+    )
     [delivered] = await receiver.wait_for("/after-junk", 1)
     assert json.loads(delivered.body)["type"] == "client.created"
     letters = await read_json(kafka_bootstrap, worker.topics["dead_letters"], 5)
     codes = sorted(letter["code"] for letter in letters)
-    assert codes == sorted(["truncated", "not_single_object", "unknown_fingerprint",
-                            "bad_key", "not_single_object"])
+    assert codes == sorted(
+        ["truncated", "not_single_object", "unknown_fingerprint", "bad_key", "not_single_object"]
+    )
     assert all(letter["reason"] and letter["value"] for letter in letters)

@@ -27,8 +27,14 @@ def client_created(client_id: int, **payload: Any) -> tuple[bytes, bytes, str]:
     data = avro_encode.client_payload(client_id)
     data.update(payload)
     idem = str(uuid.uuid4())
-    value = avro_encode.event(registry(), "ClientCreateBusinessEvent", "Client",
-                              avro_encode.CLIENT, data, idempotency_key=idem)
+    value = avro_encode.event(
+        registry(),
+        "ClientCreateBusinessEvent",
+        "Client",
+        avro_encode.CLIENT,
+        data,
+        idempotency_key=idem,
+    )
     return avro_encode.key(client_id), value, idem
 
 
@@ -36,8 +42,14 @@ def loan_approved(loan_id: int, principal: str = "1000.50") -> tuple[bytes, byte
     data = avro_encode.loan_account_payload(loan_id, periods=2)
     data["approvedPrincipal"] = Decimal(principal)
     idem = str(uuid.uuid4())
-    value = avro_encode.event(registry(), "LoanApprovedBusinessEvent", "Loan",
-                              avro_encode.LOAN_ACCOUNT, data, idempotency_key=idem)
+    value = avro_encode.event(
+        registry(),
+        "LoanApprovedBusinessEvent",
+        "Loan",
+        avro_encode.LOAN_ACCOUNT,
+        data,
+        idempotency_key=idem,
+    )
     return avro_encode.key(loan_id), value, idem
 
 

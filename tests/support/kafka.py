@@ -10,11 +10,20 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer
 
 
-async def read_topic(bootstrap: str, topic: str, count: int, timeout: float = 30.0,
-                     ) -> list[tuple[bytes | None, bytes]]:
+async def read_topic(
+    bootstrap: str,
+    topic: str,
+    count: int,
+    timeout: float = 30.0,
+) -> list[tuple[bytes | None, bytes]]:
     """Read at least ``count`` records from the beginning of ``topic`` (all partitions)."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False, group_id=None)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
     await consumer.start()
     records: list[tuple[bytes | None, bytes]] = []
     deadline = time.monotonic() + timeout
@@ -30,8 +39,12 @@ async def read_topic(bootstrap: str, topic: str, count: int, timeout: float = 30
     return records
 
 
-async def read_json(bootstrap: str, topic: str, count: int, timeout: float = 30.0,
-                    ) -> list[dict[str, Any]]:
+async def read_json(
+    bootstrap: str,
+    topic: str,
+    count: int,
+    timeout: float = 30.0,
+) -> list[dict[str, Any]]:
     return [json.loads(v) for _, v in await read_topic(bootstrap, topic, count, timeout)]
 
 

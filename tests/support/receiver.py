@@ -87,6 +87,5 @@ class Receiver:
             return await asyncio.wait_for(enough(), timeout)
         except TimeoutError:
             raise AssertionError(
-                f"receiver got {len(self.at(path))} of {count} requests on {path} "
-                f"within {timeout}s"
+                f"receiver got {len(self.at(path))} of {count} requests on {path} within {timeout}s"
             ) from None

@@ -30,27 +30,35 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def worker_env(*, kafka_bootstrap: str, database_url: str, avro_schema_dir: Path,
-               app_id: str | None = None, **overrides: str) -> dict[str, str]:
+def worker_env(
+    *,
+    kafka_bootstrap: str,
+    database_url: str,
+    avro_schema_dir: Path,
+    app_id: str | None = None,
+    **overrides: str,
+) -> dict[str, str]:
     app_id = app_id or f"hub-test-{uuid.uuid4().hex[:8]}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-    env.update({
-        "HUB_APP_ID": app_id,
-        "HUB_KAFKA_BOOTSTRAP": kafka_bootstrap,
-        "HUB_FINERACT_TOPIC": f"{app_id}-external-events",
-        "HUB_EVENTS_TOPIC": f"{app_id}-events",
-        "HUB_DEAD_LETTER_TOPIC": f"{app_id}-dead-letters",
-        "HUB_OPERATIONAL_TOPIC": f"{app_id}-operational",
-        "HUB_TOPIC_PARTITIONS": "4",
-        "HUB_DATABASE_URL": database_url,
-        "HUB_AVRO_SCHEMA_DIR": str(avro_schema_dir),
-        "HUB_ACTION_SECRET": ACTION_SECRET,
-        "HUB_ENCRYPTION_KEY": base64.b64encode(b"k" * 32).decode(),
-        "HUB_SSRF_ALLOWLIST": "127.0.0.0/8",
-        "HUB_WEB_PORT": str(free_port()),
-        "HUB_LOG_FORMAT": "json",
-        "HUB_SCHEDULER_INTERVAL_SECONDS": "0.2",
-    })
+    env.update(
+        {
+            "HUB_APP_ID": app_id,
+            "HUB_KAFKA_BOOTSTRAP": kafka_bootstrap,
+            "HUB_FINERACT_TOPIC": f"{app_id}-external-events",
+            "HUB_EVENTS_TOPIC": f"{app_id}-events",
+            "HUB_DEAD_LETTER_TOPIC": f"{app_id}-dead-letters",
+            "HUB_OPERATIONAL_TOPIC": f"{app_id}-operational",
+            "HUB_TOPIC_PARTITIONS": "4",
+            "HUB_DATABASE_URL": database_url,
+            "HUB_AVRO_SCHEMA_DIR": str(avro_schema_dir),
+            "HUB_ACTION_SECRET": ACTION_SECRET,
+            "HUB_ENCRYPTION_KEY": base64.b64encode(b"k" * 32).decode(),
+            "HUB_SSRF_ALLOWLIST": "127.0.0.0/8",
+            "HUB_WEB_PORT": str(free_port()),
+            "HUB_LOG_FORMAT": "json",
+            "HUB_SCHEDULER_INTERVAL_SECONDS": "0.2",
+        }
+    )
     env.update(overrides)
     return env
 
@@ -80,7 +88,10 @@ class Worker:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "fineract_hub", "worker", "-l", "info"],
-            cwd=self.workdir, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            cwd=self.workdir,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         return self
 
@@ -96,8 +107,9 @@ class Worker:
         async with aiohttp.ClientSession() as session:
             while time.monotonic() < deadline:
                 if self.proc is not None and self.proc.poll() is not None:
-                    raise AssertionError(f"worker exited with {self.proc.returncode}:\n"
-                                         + self.log_tail())
+                    raise AssertionError(
+                        f"worker exited with {self.proc.returncode}:\n" + self.log_tail()
+                    )
                 try:
                     async with session.get(self.base_url + "/health") as resp:
                         last = await resp.json()
@@ -106,21 +118,35 @@ class Worker:
                 except aiohttp.ClientError as exc:
                     last = exc
                 await asyncio.sleep(0.5)
-        raise AssertionError(f"worker not healthy after {timeout}s (last: {last}):\n"
-                             + self.log_tail())
+        raise AssertionError(
+            f"worker not healthy after {timeout}s (last: {last}):\n" + self.log_tail()
+        )
 
     def wait_healthy_sync(self, timeout: float = 90.0) -> None:
         asyncio.run(self.wait_healthy(timeout))
 
-    async def action(self, name: str, arguments: dict[str, Any], *, role: str = "admin",
-                     secret: str = ACTION_SECRET) -> tuple[int, Any]:
-        body = {"action": {"name": name}, "input": arguments,
-                "session_variables": {"x-hasura-role": role, "x-hasura-user-id": "42"},
-                "request_query": ""}
-        async with aiohttp.ClientSession() as session, session.post(
-            self.base_url + "/actions", json=body,
-            headers={"x-hub-action-secret": secret},
-        ) as resp:
+    async def action(
+        self,
+        name: str,
+        arguments: dict[str, Any],
+        *,
+        role: str = "admin",
+        secret: str = ACTION_SECRET,
+    ) -> tuple[int, Any]:
+        body = {
+            "action": {"name": name},
+            "input": arguments,
+            "session_variables": {"x-hasura-role": role, "x-hasura-user-id": "42"},
+            "request_query": "",
+        }
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(
+                self.base_url + "/actions",
+                json=body,
+                headers={"x-hub-action-secret": secret},
+            ) as resp,
+        ):
             return resp.status, await resp.json()
 
     async def ok(self, name: str, arguments: dict[str, Any], **kw: Any) -> Any:
