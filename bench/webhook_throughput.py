@@ -103,7 +103,7 @@ async def produce(
     return sent_at
 
 
-async def main() -> None:
+def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=20000)
     parser.add_argument("--rate", type=float, default=500.0)
@@ -115,6 +115,13 @@ async def main() -> None:
     services.require_kafka(bootstrap)
     admin = services.postgres_admin_url()
     db_name, db_url = services.create_database(admin)
+    try:
+        asyncio.run(run(args, bootstrap, db_url))
+    finally:
+        services.drop_database(admin, db_name)
+
+
+async def run(args: argparse.Namespace, bootstrap: str, db_url: str) -> None:
     receiver = CountingReceiver()
     app = web.Application()
     app.router.add_post("/{tail:.*}", receiver.handle)
@@ -183,8 +190,7 @@ async def main() -> None:
         if worker is not None:
             worker.stop()
         await runner.cleanup()
-        services.drop_database(admin, db_name)
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()
