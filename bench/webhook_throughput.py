@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO))
 
 from tests.support import services  # noqa: E402
 from tests.support.events import client_created  # noqa: E402
-from tests.support.worker import Worker, worker_env  # noqa: E402
+from tests.support.worker import Worker, free_port, worker_env  # noqa: E402
 
 
 class CountingReceiver:
@@ -109,6 +109,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=500.0)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (scale-out)")
     args = parser.parse_args()
 
     bootstrap = services.kafka_bootstrap()
@@ -131,7 +132,7 @@ async def run(args: argparse.Namespace, bootstrap: str, db_url: str) -> None:
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     url = f"http://127.0.0.1:{port}"
-    worker = None
+    workers: list[Worker] = []
     try:
         baseline = await raw_loop(url + "/raw", args.events, args.concurrency)
         print(
@@ -146,8 +147,13 @@ async def run(args: argparse.Namespace, bootstrap: str, db_url: str) -> None:
             HUB_LOG_FORMAT="json",
             HUB_LOG_LEVEL="WARNING",
         )
-        worker = Worker(env, Path(tempfile.mkdtemp(prefix="hub-bench-"))).start()
-        await worker.wait_healthy()
+        workdir = Path(tempfile.mkdtemp(prefix="hub-bench-"))
+        workers = [Worker(env, workdir).start()]
+        for _ in range(args.workers - 1):
+            workers.append(Worker({**env, "HUB_WEB_PORT": str(free_port())}, workdir).start())
+        for running in workers:
+            await running.wait_healthy()
+        worker = workers[0]
         await worker.ok(
             "registerWebhook", {"name": "bench", "eventType": "client.created", "url": url + "/hub"}
         )
@@ -187,8 +193,8 @@ async def run(args: argparse.Namespace, bootstrap: str, db_url: str) -> None:
             f"({len(latencies)} events)"
         )
     finally:
-        if worker is not None:
-            worker.stop()
+        for running in workers:
+            running.stop()
         await runner.cleanup()
 
 

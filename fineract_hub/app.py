@@ -32,6 +32,7 @@ def create_app(settings: Settings | None = None) -> tuple[faust.App, Hub]:
         broker_commit_interval=1.0,
         logging_config=logging_config(settings.log_level, settings.log_format),
         web_cors_options=None,
+        **({"datadir": settings.data_dir} if settings.data_dir else {}),
     )
     hub = Hub(settings, app)
     actions.load_all()

@@ -8,6 +8,7 @@ listing every problem, instead of surfacing hours later as a lost delivery.
 from __future__ import annotations
 
 import base64
+import difflib
 import ipaddress
 import os
 from collections.abc import Mapping
@@ -42,6 +43,10 @@ SETTINGS_DOC: dict[str, tuple[str | None, str]] = {
     "HUB_AVRO_SCHEMA_DIR": (
         None,
         "Folder holding Fineract's .avsc files (fineract-avro-schemas/src/main/avro).",
+    ),
+    "HUB_DATA_DIR": (
+        "",
+        "Folder for Faust's local state (table stores); empty means the working directory.",
     ),
     "HUB_DATABASE_URL": (
         "postgresql://fineract_hub:fineract_hub@127.0.0.1:5432/fineract_hub",
@@ -78,13 +83,13 @@ SETTINGS_DOC: dict[str, tuple[str | None, str]] = {
         "How long an in-flight attempt is owned before another worker may retry it; "
         "must exceed HUB_WEBHOOK_MAX_TIMEOUT.",
     ),
-    "HUB_INLINE_BUDGET_SECONDS": (
-        "2",
-        "How long the fan-out agent waits for a batch's attempts before leaving slow ones "
-        "to finish in the background under a lease.",
-    ),
     "HUB_DELIVERY_CONCURRENCY": ("512", "Concurrent HTTP attempts per worker."),
     "HUB_ENDPOINT_CONCURRENCY": ("64", "Concurrent HTTP attempts per webhook endpoint."),
+    "HUB_ENDPOINT_QUEUE_LIMIT": (
+        "1024",
+        "Deliveries one endpoint may have waiting in memory; beyond that they wait in "
+        "PostgreSQL, so a slow endpoint cannot hold back the others.",
+    ),
     "HUB_WEBHOOK_DISABLE_AFTER_SECONDS": (
         "432000",
         "An endpoint failing continuously for this long is disabled (default 5 days).",
@@ -97,6 +102,10 @@ SETTINGS_DOC: dict[str, tuple[str | None, str]] = {
 }
 
 _ROLES = ("admin", "user", "anonymous")
+
+#: HUB_* names other programs read (Hasura's handler URL), so a worker sharing the environment
+#: must not call them typos.
+NOT_SETTINGS = frozenset({"HUB_ACTIONS_URL"})
 
 
 def _bool(name: str, raw: str, problems: list[str]) -> bool:
@@ -144,6 +153,7 @@ class Settings:
     table_store: str
     avro_schema_dir: Path
     database_url: str
+    data_dir: str
     web_bind: str
     web_port: int
     action_secret: str
@@ -155,9 +165,9 @@ class Settings:
     webhook_max_timeout: int
     webhook_retry_schedule: tuple[int, ...]
     delivery_lease_seconds: int
-    inline_budget_seconds: float
     delivery_concurrency: int
     endpoint_concurrency: int
+    endpoint_queue_limit: int
     webhook_disable_after_seconds: int
     max_payload_bytes: int
     history_retention_days: int
@@ -273,8 +283,11 @@ class Settings:
             kafka_bootstrap=get("HUB_KAFKA_BOOTSTRAP"),
             fineract_topic=get("HUB_FINERACT_TOPIC"),
             fineract_topic_partitions=_int(
-                "HUB_FINERACT_TOPIC_PARTITIONS", get("HUB_FINERACT_TOPIC_PARTITIONS"), problems,
-                1, 1024
+                "HUB_FINERACT_TOPIC_PARTITIONS",
+                get("HUB_FINERACT_TOPIC_PARTITIONS"),
+                problems,
+                1,
+                1024,
             ),
             events_topic=get("HUB_EVENTS_TOPIC"),
             dead_letter_topic=get("HUB_DEAD_LETTER_TOPIC"),
@@ -285,6 +298,7 @@ class Settings:
             table_store=store,
             avro_schema_dir=schema_dir,
             database_url=get("HUB_DATABASE_URL"),
+            data_dir=get("HUB_DATA_DIR"),
             web_bind=get("HUB_WEB_BIND"),
             web_port=_int("HUB_WEB_PORT", get("HUB_WEB_PORT"), problems, 1, 65535),
             action_secret=secret,
@@ -298,14 +312,14 @@ class Settings:
             webhook_max_timeout=max_timeout,
             webhook_retry_schedule=tuple(schedule),
             delivery_lease_seconds=lease,
-            inline_budget_seconds=_float(
-                "HUB_INLINE_BUDGET_SECONDS", get("HUB_INLINE_BUDGET_SECONDS"), problems, 0.01, 60
-            ),
             delivery_concurrency=_int(
                 "HUB_DELIVERY_CONCURRENCY", get("HUB_DELIVERY_CONCURRENCY"), problems, 1, 10000
             ),
             endpoint_concurrency=_int(
                 "HUB_ENDPOINT_CONCURRENCY", get("HUB_ENDPOINT_CONCURRENCY"), problems, 1, 10000
+            ),
+            endpoint_queue_limit=_int(
+                "HUB_ENDPOINT_QUEUE_LIMIT", get("HUB_ENDPOINT_QUEUE_LIMIT"), problems, 1, 10**6
             ),
             webhook_disable_after_seconds=_int(
                 "HUB_WEBHOOK_DISABLE_AFTER_SECONDS",
@@ -330,6 +344,12 @@ class Settings:
             log_level=log_level,
             log_format=log_format,
         )
+        for name in sorted(k for k in env if k.startswith("HUB_") and k not in SETTINGS_DOC):
+            if name in NOT_SETTINGS:
+                continue
+            close = difflib.get_close_matches(name, SETTINGS_DOC, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            problems.append(f"{name} is not a setting of this service{hint}")
         if problems:
             raise ConfigError(problems)
         return settings

@@ -10,6 +10,7 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 class Metrics:
     def __init__(self) -> None:
+        self._attempt_children: dict[str, Counter] = {}
         self.registry = CollectorRegistry()
         r = self.registry
         self.ingested = Counter(
@@ -67,7 +68,10 @@ class Metrics:
         )
 
     def observe_attempt(self, webhook_id: str, status: str, elapsed_ms: int) -> None:
-        self.attempts.labels(status=status).inc()
+        child = self._attempt_children.get(status)
+        if child is None:
+            child = self._attempt_children[status] = self.attempts.labels(status=status)
+        child.inc()
         self.latency.observe(elapsed_ms / 1000)
         if status == "retrying":
             self.retries.inc()

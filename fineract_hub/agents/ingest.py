@@ -6,21 +6,36 @@ import faust
 
 from fineract_hub.hub import Hub
 from fineract_hub.streams.ingest import IngestHandler
+from fineract_hub.streams.publish import Publisher
+
+INGEST_BATCH = 500
+INGEST_WINDOW = 0.01  # seconds; batches only form under load, a lone event waits this long
 
 
 def register(app: faust.App, hub: Hub) -> None:
-    handler = IngestHandler(hub.decoder, hub.topics.events, hub.topics.dead_letters, hub.metrics)
+    handler = IngestHandler(
+        hub.decoder,
+        Publisher(app.producer),
+        hub.settings.events_topic,
+        hub.settings.dead_letter_topic,
+        hub.metrics,
+    )
 
     @app.agent(hub.topics.fineract, name="fineract-ingest")
     async def ingest(stream: faust.StreamT) -> None:
-        async for event in stream.events():
-            message = event.message
-            await handler.handle(
-                event.key,
-                event.value,
-                {
-                    "topic": message.topic,
-                    "partition": message.partition,
-                    "offset": message.offset,
-                },
+        # A batch is acked when the body returns, after Kafka accepted everything it produced.
+        async for events in stream.take_events(INGEST_BATCH, within=INGEST_WINDOW):
+            await handler.handle_batch(
+                [
+                    (
+                        e.key,
+                        e.value,
+                        {
+                            "topic": e.message.topic,
+                            "partition": e.message.partition,
+                            "offset": e.message.offset,
+                        },
+                    )
+                    for e in events
+                ]
             )

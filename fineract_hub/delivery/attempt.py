@@ -40,13 +40,17 @@ class AttemptResult:
 
 def render_body(webhook: Webhook, event: CanonicalEvent, max_bytes: int) -> bytes:
     """Raises RenderError; compiled templates are cached by the templates package."""
-    context = event.template_context()
     if webhook.payload_template:
-        template = compile_template(webhook.payload_template, webhook.content_type,
-                                    max_bytes=max_bytes)
+        context = event.template_context()
+        template = compile_template(
+            webhook.payload_template, webhook.content_type, max_bytes=max_bytes
+        )
         body = template.render(context, max_bytes=max_bytes)
+    elif webhook.content_type == "application/json":
+        # The default JSON body is the canonical event itself, as it travels on our topic.
+        body = event.to_json()
     else:
-        body = render_default(context, webhook.content_type)
+        body = render_default(event.template_context(), webhook.content_type)
     if len(body) > max_bytes:
         raise RenderError(f"rendered body is {len(body)} bytes, over the {max_bytes}-byte limit")
     return body

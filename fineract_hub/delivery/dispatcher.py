@@ -22,6 +22,7 @@ import aiohttp
 from fineract_hub.config import Settings
 from fineract_hub.delivery.attempt import AttemptResult, send_attempt
 from fineract_hub.delivery.lifecycle import Decision, decide
+from fineract_hub.delivery.outcome import OutcomeKind
 from fineract_hub.delivery.policy import policy_for
 from fineract_hub.delivery.secrets import SecretBox
 from fineract_hub.delivery.signing import decode_secret
@@ -85,7 +86,12 @@ class Dispatcher:
     # -- capacity -------------------------------------------------------------------------------
     @property
     def endpoint_queue_limit(self) -> int:
-        return self.settings.endpoint_concurrency * 4
+        return self.settings.endpoint_queue_limit
+
+    @property
+    def max_held(self) -> int:
+        """Jobs held in memory before fan-out waits: room for several endpoints' full queues."""
+        return max(self.settings.delivery_concurrency * 4, self.settings.endpoint_queue_limit * 4)
 
     @property
     def in_flight(self) -> int:
@@ -99,7 +105,7 @@ class Dispatcher:
 
     async def wait_for_room(self) -> None:
         """Global back-pressure for the fan-out agent: don't read more than we can send."""
-        while len(self._tasks) >= self.settings.delivery_concurrency * 4:
+        while len(self._tasks) >= self.max_held:
             self._room.clear()
             await self._room.wait()
 
@@ -126,7 +132,7 @@ class Dispatcher:
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
-        if len(self._tasks) < self.settings.delivery_concurrency * 4:
+        if len(self._tasks) < self.max_held:
             self._room.set()
         if not task.cancelled() and task.exception() is not None:
             log.error("delivery task crashed", exc_info=task.exception())
@@ -147,7 +153,31 @@ class Dispatcher:
         return cached
 
     async def attempt_now(self, job: DeliveryJob) -> AttemptResult:
-        """Send one attempt outside the limits (testWebhook): the caller is waiting for it."""
+        """Send one attempt outside the limits (testWebhook): the caller is waiting for it.
+
+        Never raises: a failure on our side (a secret that no longer decrypts because
+        HUB_ENCRYPTION_KEY changed, a bug) is recorded as a failed attempt with the reason and
+        retried on schedule, instead of a crashed task that leaves no trace in the history.
+        """
+        try:
+            return await self._attempt(job)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception(
+                "delivery attempt failed inside the hub",
+                extra={"webhook_id": job.webhook.id, "delivery_id": job.delivery_id},
+            )
+            return AttemptResult(
+                OutcomeKind.FAILURE,
+                None,
+                0,
+                f"hub error before sending: {type(exc).__name__}: {exc}",
+                None,
+                None,
+            )
+
+    async def _attempt(self, job: DeliveryJob) -> AttemptResult:
         return await send_attempt(
             self.session,
             job.webhook,

@@ -37,7 +37,7 @@ class RetryScheduler:
         self.wakeup = wakeup
 
     async def run_once(self) -> int:
-        room = self.settings.delivery_concurrency * 4 - self.dispatcher.in_flight
+        room = self.dispatcher.max_held - self.dispatcher.in_flight
         if room <= 0:
             return 0
         claimed = await self.store.claim_due(

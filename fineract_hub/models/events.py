@@ -32,6 +32,9 @@ class CanonicalEvent:
     source: str = "fineract"
     #: Fineract envelope fields kept for traceability (message id, source, dataschema, bulk id).
     meta: dict[str, Any] = field(default_factory=dict)
+    #: The exact JSON this event was read from, when it was: re-serialising the same event at
+    #: every hop (store, default body) costs more than the rest of the fan-out.
+    raw: bytes | None = field(default=None, compare=False, repr=False)
 
     def template_context(self) -> dict[str, Any]:
         """What a payload template sees: ``{{type}}``, ``{{data.id}}``, ``{{timestamp}}``."""
@@ -64,10 +67,12 @@ class CanonicalEvent:
         }
 
     def to_json(self) -> bytes:
+        if self.raw is not None:
+            return self.raw
         return jsonexact.dumpb(self.to_dict())
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> CanonicalEvent:
+    def from_dict(cls, raw: dict[str, Any], encoded: bytes | None = None) -> CanonicalEvent:
         return cls(
             id=str(raw["id"]),
             type=str(raw["type"]),
@@ -80,11 +85,13 @@ class CanonicalEvent:
             data=raw.get("data") or {},
             source=raw.get("source", "fineract"),
             meta=raw.get("meta") or {},
+            raw=encoded,
         )
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> CanonicalEvent:
-        return cls.from_dict(jsonexact.loads(raw))
+        encoded = raw.encode() if isinstance(raw, str) else bytes(raw)
+        return cls.from_dict(jsonexact.loads(encoded), encoded)
 
     def partition_key(self) -> bytes:
         return str(self.aggregate_id).encode()

@@ -284,7 +284,8 @@ class DeliveryStore:
             " count(*) FILTER (WHERE status = 'success') AS delivered,"
             " count(*) FILTER (WHERE status IN ('exhausted','render_error','endpoint_disabled'))"
             "   AS failed,"
-            " count(*) FILTER (WHERE due_at IS NOT NULL) AS backlog"
+            " count(*) FILTER (WHERE due_at IS NOT NULL) AS backlog,"
+            " count(*) FILTER (WHERE status = 'pending') AS pending"
             " FROM hub_webhook_deliveries WHERE webhook_id = $1 AND NOT is_test",
             webhook_id,
         )

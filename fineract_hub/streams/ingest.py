@@ -6,11 +6,9 @@ decode problem becomes a dead letter and every Kafka send problem is retried unt
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
@@ -19,6 +17,7 @@ from fineract_hub.ingest.canonical import FineractDecoder
 from fineract_hub.ingest.decode import DecodeError
 from fineract_hub.metrics import Metrics
 from fineract_hub.models import jsonexact
+from fineract_hub.streams.publish import Outgoing, Publisher
 
 log = logging.getLogger(__name__)
 
@@ -26,24 +25,9 @@ log = logging.getLogger(__name__)
 async def send_until_accepted(
     topic: faust.TopicT, key: bytes | None, value: bytes, what: str
 ) -> None:
-    """Kafka unavailable is temporary; giving up would lose the input, so back off and retry."""
-    delay = 0.2
-    while True:
-        try:
-            await topic.send(key=key, value=value)
-            return
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.error(
-                "could not send %s to %s (%s); retrying in %.1fs",
-                what,
-                topic.get_topic_name(),
-                exc,
-                delay,
-            )
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 10.0)
+    """One record, confirmed by the broker (see ``Publisher``)."""
+    publisher = Publisher(topic.app.producer)
+    await publisher.publish_all([Outgoing(topic.get_topic_name(), key, value)])
 
 
 def dead_letter(
@@ -65,44 +49,56 @@ class IngestHandler:
     def __init__(
         self,
         decoder: FineractDecoder,
-        events: faust.TopicT,
-        dead_letters: faust.TopicT,
+        publisher: Publisher,
+        events_topic: str,
+        dead_letter_topic: str,
         metrics: Metrics,
-        send: Callable[
-            [faust.TopicT, bytes | None, bytes, str], Awaitable[None]
-        ] = send_until_accepted,
     ) -> None:
         self.decoder = decoder
-        self.events = events
-        self.dead_letters = dead_letters
+        self.publisher = publisher
+        self.events_topic = events_topic
+        self.dead_letter_topic = dead_letter_topic
         self.metrics = metrics
-        self.send = send
 
-    async def handle(self, key: bytes | None, value: bytes | None, origin: dict[str, Any]) -> int:
-        """Returns how many canonical events were published."""
+    def convert(
+        self, key: bytes | None, value: bytes | None, origin: dict[str, Any]
+    ) -> list[Outgoing]:
+        """Pure: one Fineract record → the records to publish (canonical events or a letter)."""
         try:
             if value is None:
                 raise DecodeError("not_single_object", "record has no value (tombstone)")
             events = self.decoder.to_canonical(key, value)
         except DecodeError as exc:
-            await self._dead_letter(exc.code, str(exc), key, value, origin)
-            return 0
+            return [self._dead_letter(exc.code, str(exc), key, value, origin)]
         except Exception as exc:  # a bug on our side must not lose the record either
             log.exception("unexpected failure decoding a Fineract record", extra=origin)
-            await self._dead_letter(
-                "internal_error", f"{type(exc).__name__}: {exc}", key, value, origin
-            )
-            return 0
+            return [
+                self._dead_letter(
+                    "internal_error", f"{type(exc).__name__}: {exc}", key, value, origin
+                )
+            ]
+        out = []
         for event in events:
-            await self.send(self.events, event.partition_key(), event.to_json(), "event")
             self.metrics.ingested.labels(type=event.type).inc()
-        return len(events)
+            out.append(Outgoing(self.events_topic, event.partition_key(), event.to_json()))
+        return out
 
-    async def _dead_letter(
+    async def handle_batch(
+        self, records: list[tuple[bytes | None, bytes | None, dict[str, Any]]]
+    ) -> int:
+        """Publish a batch's results; returns when Kafka has accepted every one of them."""
+        outgoing: list[Outgoing] = []
+        for key, value, origin in records:
+            outgoing.extend(self.convert(key, value, origin))
+        await self.publisher.publish_all(outgoing)
+        return len(outgoing)
+
+    async def handle(self, key: bytes | None, value: bytes | None, origin: dict[str, Any]) -> int:
+        return await self.handle_batch([(key, value, origin)])
+
+    def _dead_letter(
         self, code: str, reason: str, key: bytes | None, value: bytes | None, origin: dict[str, Any]
-    ) -> None:
+    ) -> Outgoing:
         log.warning("dead-lettering Fineract record: %s", reason, extra={**origin, "code": code})
         self.metrics.dead_letters.labels(reason=code).inc()
-        await self.send(
-            self.dead_letters, key, dead_letter(code, reason, key, value, origin), "dead letter"
-        )
+        return Outgoing(self.dead_letter_topic, key, dead_letter(code, reason, key, value, origin))

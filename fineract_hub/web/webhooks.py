@@ -201,7 +201,7 @@ async def get_webhook_stats(ctx: ActionContext, args: dict[str, Any]) -> dict[st
         "totalDeliveries": stats["total"],
         "delivered": stats["delivered"],
         "failed": stats["failed"],
-        "pending": stats["backlog"],
+        "pending": stats["pending"],
         "successRate": (stats["delivered"] / finished) if finished else None,
         "lastSuccessAt": iso(stats["last_success"]),
         "lastFailureAt": iso(stats["last_failure"]),

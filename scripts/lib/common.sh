@@ -64,11 +64,13 @@ mvn_batch() {
 DEV_ENV="${RUN_DIR}/dev.env"
 ensure_dev_env() {
   mkdir -p "$RUN_DIR"
-  local action_secret="" encryption_key="" schema_dir
+  local action_secret="" encryption_key="" admin_key="" schema_dir
   if [[ -f "$DEV_ENV" ]]; then
     action_secret=$(sed -n "s/^HUB_ACTION_SECRET='\(.*\)'$/\1/p" "$DEV_ENV")
     encryption_key=$(sed -n "s/^HUB_ENCRYPTION_KEY='\(.*\)'$/\1/p" "$DEV_ENV")
+    admin_key=$(sed -n "s/^HUB_API_KEYS='admin:\(.*\)'$/\1/p" "$DEV_ENV")
   fi
+  [[ -n "$admin_key" ]] || admin_key=$(head -c 24 /dev/urandom | base64 | tr -d '\n=' | tr '+/' '-_')
   [[ -n "$action_secret" ]] || action_secret=$(head -c 32 /dev/urandom | base64 | tr -d '\n=' | tr '+/' '-_')
   [[ -n "$encryption_key" ]] || encryption_key=$(head -c 32 /dev/urandom | base64 | tr -d '\n')
   schema_dir=$(avro_schema_dir)
@@ -81,6 +83,7 @@ ensure_dev_env() {
 HUB_AVRO_SCHEMA_DIR='${schema_dir}'
 HUB_ACTION_SECRET='${action_secret}'
 HUB_ENCRYPTION_KEY='${encryption_key}'
+HUB_API_KEYS='admin:${admin_key}'
 HUB_SSRF_ALLOWLIST='127.0.0.0/8'
 HUB_KAFKA_BOOTSTRAP='${HUB_KAFKA_BOOTSTRAP:-127.0.0.1:19092}'
 HUB_DATABASE_URL='postgresql://fineract_hub:fineract_hub@127.0.0.1:5432/fineract_hub'

@@ -63,3 +63,8 @@ def test_api_keys_map_keys_to_roles(tmp_path):
 
 def test_every_setting_has_a_description():
     assert all(description for _, description in SETTINGS_DOC.values())
+
+
+def test_a_misspelt_variable_is_reported_with_a_suggestion(tmp_path):
+    with pytest.raises(ConfigError, match="did you mean HUB_KAFKA_BOOTSTRAP"):
+        Settings.from_env(_env(tmp_path, HUB_KAFKA_BOOTSTAP="127.0.0.1:9092"))
