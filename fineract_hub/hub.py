@@ -104,6 +104,7 @@ class Hub:
         self.ready = asyncio.Event()  # set once the registry is reconciled with PostgreSQL
         self._start_lock = asyncio.Lock()
         self._started = False
+        self._last_disable_check = 0.0
         self.pool: asyncpg.Pool | None = None
         self.session: aiohttp.ClientSession | None = None
         self.webhook_store: WebhookStore
@@ -132,7 +133,7 @@ class Hub:
                 self.metrics,
                 on_disable=self._disable,
                 on_exhausted=self._exhausted,
-                on_outcomes=self.webhook_store.note_outcomes,
+                on_outcomes=self._outcomes,
             )
             self.dispatcher.start()
             self.webhooks = WebhookService(
@@ -167,6 +168,14 @@ class Hub:
             await self.topics.operational.send(key=kind.encode(), value=jsonexact.dumpb(body))
         except Exception:
             log.exception("could not publish operational event %s", kind)
+
+    async def _outcomes(self, succeeded: set[str], failed: set[str]) -> None:
+        """Track failing streaks; check the auto-disable window at most once a second."""
+        await self.webhook_store.note_outcomes(succeeded, failed)
+        now = time.monotonic()
+        if failed and now - self._last_disable_check >= 1.0:
+            self._last_disable_check = now
+            await self.webhooks.disable_long_failing()
 
     async def _disable(self, webhook_id: str, reason: str) -> None:
         self.metrics.disabled.labels(reason="gone" if "410" in reason else "failing").inc()
