@@ -153,3 +153,78 @@ async def test_two_workers_share_the_load_without_losing_or_doubling(
     finally:
         one.stop()
         two.stop()
+
+
+async def test_an_endpoint_failing_past_the_window_is_disabled_and_announced(
+        kafka_bootstrap, database_url, avro_schema_dir, receiver, tmp_path):
+    from tests.support.kafka import read_json
+
+    env = worker_env(kafka_bootstrap=kafka_bootstrap, database_url=database_url,
+                     avro_schema_dir=avro_schema_dir, HUB_WEBHOOK_DISABLE_AFTER_SECONDS="2")
+    receiver.on("/down", Behaviour(status=500))
+    worker = Worker(env, tmp_path).start()
+    try:
+        await worker.wait_healthy()
+        created = await worker.ok("registerWebhook", {
+            "name": "down", "eventType": "client.created", "url": receiver.url("/down"),
+            "retryCount": 20, "retryInterval": 1})
+        events = _events(1)
+        await produce_raw(kafka_bootstrap, worker.topics["fineract"],
+                          [(k, v) for k, v, _ in events])
+        deadline = time.monotonic() + 30
+        config = {}
+        while time.monotonic() < deadline:
+            config = await worker.ok("getWebhook", {"webhookId": created["id"]})
+            if not config["isActive"]:
+                break
+            await asyncio.sleep(0.5)
+        assert config["isActive"] is False
+        assert "failed continuously" in config["disabledReason"]
+        operational = await read_json(kafka_bootstrap, worker.topics["operational"], 1)
+        assert operational[0]["type"] == "webhook.endpoint.disabled"
+        assert operational[0]["webhookId"] == created["id"]
+        history = await worker.ok("getWebhookExecutions", {"webhookId": created["id"]})
+        assert history["total"] >= 2  # it kept retrying until the window closed
+    finally:
+        worker.stop()
+
+
+def test_a_lease_shorter_than_the_http_timeout_refuses_to_start(own_env, tmp_path):
+    import subprocess
+    import sys
+
+    env = {**own_env, "HUB_DELIVERY_LEASE_SECONDS": "10", "HUB_WEBHOOK_MAX_TIMEOUT": "30"}
+    done = subprocess.run([sys.executable, "-m", "fineract_hub", "worker"], env=env,
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    assert "HUB_DELIVERY_LEASE_SECONDS" in done.stderr
+    assert "delivered twice" in done.stderr
+
+
+async def test_delivery_resumes_after_the_kafka_broker_restarts(own_env, receiver,
+                                                                 kafka_bootstrap, tmp_path):
+    import subprocess
+
+    from tests.support.worker import REPO
+
+    worker = Worker(own_env, tmp_path).start()
+    try:
+        await worker.wait_healthy()
+        await worker.ok("registerWebhook", {"name": "restart", "eventType": "client.created",
+                                            "url": receiver.url("/restart")})
+        before = _events(1)
+        await produce_raw(kafka_bootstrap, worker.topics["fineract"],
+                          [(k, v) for k, v, _ in before])
+        await receiver.wait_for("/restart", 1)
+        services = str(REPO / "scripts" / "services")
+        subprocess.run([services, "stop", "kafka"], check=True, timeout=120)
+        await asyncio.sleep(3)
+        subprocess.run([services, "start", "kafka"], check=True, timeout=180)
+        after = _events(5)
+        await produce_raw(kafka_bootstrap, worker.topics["fineract"],
+                          [(k, v) for k, v, _ in after])
+        await receiver.wait_for("/restart", 6, timeout=90)
+        assert {idem for _, _, idem in after} <= await _received_ids(receiver, "/restart")
+        assert worker.proc is not None and worker.proc.poll() is None
+    finally:
+        worker.stop()
