@@ -167,7 +167,8 @@ async def run(args: argparse.Namespace, bootstrap: str, db_url: str) -> None:
         elapsed = time.perf_counter() - started
         hub_rate = len(records) / elapsed
         print(
-            f"hub, {args.workers} worker(s)    : {hub_rate:9.0f} deliveries/s ({len(records)} events, "
+            f"hub, {args.workers} worker(s)    : {hub_rate:9.0f} deliveries/s"
+            f" ({len(records)} events, "
             f"produced in {produced:.1f}s, delivered in {elapsed:.1f}s)"
         )
         print(f"ratio hub / raw       : {hub_rate / baseline:9.2f}")

@@ -43,6 +43,27 @@ def database_url(postgres_admin_url: str) -> Iterator[str]:
         services.drop_database(postgres_admin_url, name)
 
 
+@pytest.fixture(scope="module")
+def module_database_url(postgres_admin_url: str) -> Iterator[str]:
+    """A database for one test module's shared worker, so modules cannot see each other's
+    webhooks (a worker loads every registration in its database)."""
+    name, url = services.create_database(postgres_admin_url)
+    try:
+        yield url
+    finally:
+        services.drop_database(postgres_admin_url, name)
+
+
+@pytest.fixture
+def fresh_database_url(postgres_admin_url: str) -> Iterator[str]:
+    """A database for one test that runs its own workers."""
+    name, url = services.create_database(postgres_admin_url)
+    try:
+        yield url
+    finally:
+        services.drop_database(postgres_admin_url, name)
+
+
 @pytest.fixture(scope="session")
 def rabbitmq_url() -> str:
     url = services.rabbitmq_url()

@@ -56,13 +56,13 @@ class GraphQLClient:
 @pytest.fixture(scope="module")
 def worker(
     kafka_bootstrap: str,
-    database_url: str,
+    module_database_url: str,
     avro_schema_dir: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Worker]:
     env = worker_env(
         kafka_bootstrap=kafka_bootstrap,
-        database_url=database_url,
+        database_url=module_database_url,
         avro_schema_dir=avro_schema_dir,
         HUB_API_KEYS=f"admin:{ADMIN_KEY},user:{USER_KEY}",
     )

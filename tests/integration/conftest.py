@@ -14,12 +14,14 @@ from tests.support.worker import Worker, worker_env
 @pytest.fixture(scope="module")
 def worker(
     kafka_bootstrap: str,
-    database_url: str,
+    module_database_url: str,
     avro_schema_dir: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Worker]:
     env = worker_env(
-        kafka_bootstrap=kafka_bootstrap, database_url=database_url, avro_schema_dir=avro_schema_dir
+        kafka_bootstrap=kafka_bootstrap,
+        database_url=module_database_url,
+        avro_schema_dir=avro_schema_dir,
     )
     running = Worker(env, tmp_path_factory.mktemp("worker")).start()
     try:

@@ -19,11 +19,11 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def own_env(kafka_bootstrap, database_url, avro_schema_dir):
+def own_env(kafka_bootstrap, fresh_database_url, avro_schema_dir):
     # Each test here gets its own app id and topics (and kills its own workers).
     return worker_env(
         kafka_bootstrap=kafka_bootstrap,
-        database_url=database_url,
+        database_url=fresh_database_url,
         avro_schema_dir=avro_schema_dir,
         HUB_DELIVERY_LEASE_SECONDS="40",
         HUB_WEBHOOK_MAX_TIMEOUT="10",
@@ -156,21 +156,34 @@ async def test_two_workers_share_the_load_without_losing_or_doubling(
 
 
 async def test_an_endpoint_failing_past_the_window_is_disabled_and_announced(
-        kafka_bootstrap, database_url, avro_schema_dir, receiver, tmp_path):
+    kafka_bootstrap, fresh_database_url, avro_schema_dir, receiver, tmp_path
+):
     from tests.support.kafka import read_json
 
-    env = worker_env(kafka_bootstrap=kafka_bootstrap, database_url=database_url,
-                     avro_schema_dir=avro_schema_dir, HUB_WEBHOOK_DISABLE_AFTER_SECONDS="2")
+    env = worker_env(
+        kafka_bootstrap=kafka_bootstrap,
+        database_url=fresh_database_url,
+        avro_schema_dir=avro_schema_dir,
+        HUB_WEBHOOK_DISABLE_AFTER_SECONDS="2",
+    )
     receiver.on("/down", Behaviour(status=500))
     worker = Worker(env, tmp_path).start()
     try:
         await worker.wait_healthy()
-        created = await worker.ok("registerWebhook", {
-            "name": "down", "eventType": "client.created", "url": receiver.url("/down"),
-            "retryCount": 20, "retryInterval": 1})
+        created = await worker.ok(
+            "registerWebhook",
+            {
+                "name": "down",
+                "eventType": "client.created",
+                "url": receiver.url("/down"),
+                "retryCount": 20,
+                "retryInterval": 1,
+            },
+        )
         events = _events(1)
-        await produce_raw(kafka_bootstrap, worker.topics["fineract"],
-                          [(k, v) for k, v, _ in events])
+        await produce_raw(
+            kafka_bootstrap, worker.topics["fineract"], [(k, v) for k, v, _ in events]
+        )
         deadline = time.monotonic() + 30
         config = {}
         while time.monotonic() < deadline:
@@ -194,15 +207,23 @@ def test_a_lease_shorter_than_the_http_timeout_refuses_to_start(own_env, tmp_pat
     import sys
 
     env = {**own_env, "HUB_DELIVERY_LEASE_SECONDS": "10", "HUB_WEBHOOK_MAX_TIMEOUT": "30"}
-    done = subprocess.run([sys.executable, "-m", "fineract_hub", "worker"], env=env,
-                          cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "fineract_hub", "worker"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 2
     assert "HUB_DELIVERY_LEASE_SECONDS" in done.stderr
     assert "delivered twice" in done.stderr
 
 
-async def test_delivery_resumes_after_the_kafka_broker_restarts(own_env, receiver,
-                                                                 kafka_bootstrap, tmp_path):
+async def test_delivery_resumes_after_the_kafka_broker_restarts(
+    own_env, receiver, kafka_bootstrap, tmp_path
+):
     import subprocess
 
     from tests.support.worker import REPO
@@ -210,19 +231,21 @@ async def test_delivery_resumes_after_the_kafka_broker_restarts(own_env, receive
     worker = Worker(own_env, tmp_path).start()
     try:
         await worker.wait_healthy()
-        await worker.ok("registerWebhook", {"name": "restart", "eventType": "client.created",
-                                            "url": receiver.url("/restart")})
+        await worker.ok(
+            "registerWebhook",
+            {"name": "restart", "eventType": "client.created", "url": receiver.url("/restart")},
+        )
         before = _events(1)
-        await produce_raw(kafka_bootstrap, worker.topics["fineract"],
-                          [(k, v) for k, v, _ in before])
+        await produce_raw(
+            kafka_bootstrap, worker.topics["fineract"], [(k, v) for k, v, _ in before]
+        )
         await receiver.wait_for("/restart", 1)
         services = str(REPO / "scripts" / "services")
         subprocess.run([services, "stop", "kafka"], check=True, timeout=120)
         await asyncio.sleep(3)
         subprocess.run([services, "start", "kafka"], check=True, timeout=180)
         after = _events(5)
-        await produce_raw(kafka_bootstrap, worker.topics["fineract"],
-                          [(k, v) for k, v, _ in after])
+        await produce_raw(kafka_bootstrap, worker.topics["fineract"], [(k, v) for k, v, _ in after])
         await receiver.wait_for("/restart", 6, timeout=90)
         assert {idem for _, _, idem in after} <= await _received_ids(receiver, "/restart")
         assert worker.proc is not None and worker.proc.poll() is None

@@ -30,18 +30,23 @@ async def _history(worker, webhook_id, count, timeout=20.0, **filters):
 
 
 def _verify(secret: str, request) -> None:
-    StandardWebhook(secret).verify(request.body, {
-        "webhook-id": request.headers["webhook-id"],
-        "webhook-timestamp": request.headers["webhook-timestamp"],
-        "webhook-signature": request.headers["webhook-signature"],
-    })
+    StandardWebhook(secret).verify(
+        request.body,
+        {
+            "webhook-id": request.headers["webhook-id"],
+            "webhook-timestamp": request.headers["webhook-timestamp"],
+            "webhook-signature": request.headers["webhook-signature"],
+        },
+    )
 
 
 async def test_rotation_signs_with_both_secrets_during_the_grace_period(worker, receiver):
     async with webhook(worker, eventType="client.created", url=receiver.url("/rot")) as created:
         new_secret = generate_secret()
-        rotated = await worker.ok("rotateWebhookSecret", {
-            "webhookId": created["id"], "secretKey": new_secret, "graceSeconds": 3600})
+        rotated = await worker.ok(
+            "rotateWebhookSecret",
+            {"webhookId": created["id"], "secretKey": new_secret, "graceSeconds": 3600},
+        )
         assert rotated["secret"] == new_secret
         assert rotated["previousSecretExpiresAt"]
         await worker.ok("testWebhook", {"webhookId": created["id"]})
@@ -53,8 +58,9 @@ async def test_rotation_signs_with_both_secrets_during_the_grace_period(worker, 
 
 async def test_rotation_without_grace_drops_the_old_secret_at_once(worker, receiver):
     async with webhook(worker, eventType="client.created", url=receiver.url("/rot0")) as created:
-        rotated = await worker.ok("rotateWebhookSecret", {"webhookId": created["id"],
-                                                          "graceSeconds": 0})
+        rotated = await worker.ok(
+            "rotateWebhookSecret", {"webhookId": created["id"], "graceSeconds": 0}
+        )
         await worker.ok("testWebhook", {"webhookId": created["id"]})
         [request] = await receiver.wait_for("/rot0", 1)
         _verify(rotated["secret"], request)
@@ -75,8 +81,7 @@ async def test_replaying_an_execution_resends_it_with_the_same_webhook_id(worker
     async with webhook(worker, eventType="client.created", url=receiver.url("/replay")) as created:
         result = await worker.ok("testWebhook", {"webhookId": created["id"]})
         assert result["success"] is False
-        replay = await worker.ok("replayWebhookExecution",
-                                 {"executionId": result["executionId"]})
+        replay = await worker.ok("replayWebhookExecution", {"executionId": result["executionId"]})
         assert replay["count"] == 1
         first, second = await receiver.wait_for("/replay", 2)
         assert first.headers["webhook-id"] == second.headers["webhook-id"]
@@ -84,18 +89,22 @@ async def test_replaying_an_execution_resends_it_with_the_same_webhook_id(worker
 
 
 async def test_replaying_failed_deliveries_in_a_range_sends_each_again(
-        worker, receiver, kafka_bootstrap):
+    worker, receiver, kafka_bootstrap
+):
     receiver.on("/range", Behaviour(status=lambda n: 500 if n <= 3 else 200))
-    async with webhook(worker, eventType="client.created", url=receiver.url("/range"),
-                       retryCount=0) as created:
+    async with webhook(
+        worker, eventType="client.created", url=receiver.url("/range"), retryCount=0
+    ) as created:
         since = (datetime.now(UTC) - timedelta(seconds=5)).isoformat()
         records = [client_created(random.randint(10**7, 10**8)) for _ in range(3)]
-        await produce_raw(kafka_bootstrap, worker.topics["fineract"],
-                          [(k, v) for k, v, _ in records])
+        await produce_raw(
+            kafka_bootstrap, worker.topics["fineract"], [(k, v) for k, v, _ in records]
+        )
         await receiver.wait_for("/range", 3)
         await _history(worker, created["id"], 3, status="exhausted")
-        replay = await worker.ok("replayFailedWebhookDeliveries",
-                                 {"webhookId": created["id"], "since": since})
+        replay = await worker.ok(
+            "replayFailedWebhookDeliveries", {"webhookId": created["id"], "since": since}
+        )
         assert replay["count"] == 3
         received = await receiver.wait_for("/range", 6)
         assert {json.loads(r.body)["id"] for r in received[3:]} == {i for _, _, i in records}
@@ -110,13 +119,16 @@ async def test_replaying_failed_deliveries_in_a_range_sends_each_again(
 
 
 async def test_throttled_attempt_waits_for_retry_after(worker, receiver):
-    receiver.on("/busy", Behaviour(status=lambda n: 429 if n == 1 else 200,
-                                   headers={"Retry-After": "3"}))
-    async with webhook(worker, eventType="client.created", url=receiver.url("/busy"),
-                       retryCount=3, retryInterval=1) as created:
+    receiver.on(
+        "/busy", Behaviour(status=lambda n: 429 if n == 1 else 200, headers={"Retry-After": "3"})
+    )
+    async with webhook(
+        worker, eventType="client.created", url=receiver.url("/busy"), retryCount=3, retryInterval=1
+    ) as created:
         records = [client_created(random.randint(10**7, 10**8))]
-        await produce_raw(worker_bootstrap(worker), worker.topics["fineract"],
-                          [(k, v) for k, v, _ in records])
+        await produce_raw(
+            worker_bootstrap(worker), worker.topics["fineract"], [(k, v) for k, v, _ in records]
+        )
         first, second = await receiver.wait_for("/busy", 2, timeout=20)
         assert second.at - first.at >= 2.9
         history = await _history(worker, created["id"], 2)
@@ -131,23 +143,27 @@ async def test_history_filters_and_pagination(worker, receiver):
     async with webhook(worker, eventType="client.created", url=receiver.url("/page")) as created:
         for _ in range(3):
             await worker.ok("testWebhook", {"webhookId": created["id"]})
-        page = await worker.ok("getWebhookExecutions",
-                               {"webhookId": created["id"], "limit": 2, "offset": 0})
-        rest = await worker.ok("getWebhookExecutions",
-                               {"webhookId": created["id"], "limit": 2, "offset": 2})
+        page = await worker.ok(
+            "getWebhookExecutions", {"webhookId": created["id"], "limit": 2, "offset": 0}
+        )
+        rest = await worker.ok(
+            "getWebhookExecutions", {"webhookId": created["id"], "limit": 2, "offset": 2}
+        )
         assert page["total"] == 3
         assert len(page["history"]) == 2
         assert len(rest["history"]) == 1
         assert all(h["isTest"] and h["status"] == "success" for h in page["history"])
-        none = await worker.ok("getWebhookExecutions",
-                               {"webhookId": created["id"], "status": "exhausted"})
+        none = await worker.ok(
+            "getWebhookExecutions", {"webhookId": created["id"], "status": "exhausted"}
+        )
         assert none["total"] == 0
 
 
 async def test_an_oversized_body_is_a_render_error_not_a_crash(worker, receiver):
     async with webhook(worker, eventType="client.created", url=receiver.url("/big")) as created:
-        result = await worker.ok("testWebhook", {"webhookId": created["id"],
-                                                 "eventData": {"blob": "x" * 300_000}})
+        result = await worker.ok(
+            "testWebhook", {"webhookId": created["id"], "eventData": {"blob": "x" * 300_000}}
+        )
         assert result["success"] is False
         assert "limit" in result["errorMessage"]
         assert receiver.at("/big") == []
@@ -156,8 +172,9 @@ async def test_an_oversized_body_is_a_render_error_not_a_crash(worker, receiver)
 
 async def test_update_and_disable_take_effect_for_new_events(worker, receiver, kafka_bootstrap):
     async with webhook(worker, eventType="client.created", url=receiver.url("/v1")) as created:
-        await worker.ok("updateWebhook", {"webhookId": created["id"],
-                                          "updates": {"url": receiver.url("/v2")}})
+        await worker.ok(
+            "updateWebhook", {"webhookId": created["id"], "updates": {"url": receiver.url("/v2")}}
+        )
         await worker.ok("setWebhookActive", {"webhookId": created["id"], "isActive": False})
         key, value, _ = client_created(random.randint(10**7, 10**8))
         await produce_raw(kafka_bootstrap, worker.topics["fineract"], [(key, value)])
@@ -178,15 +195,23 @@ async def test_metrics_and_health_are_served(worker):
         async with session.get(worker.base_url + "/health") as resp:
             health = await resp.json()
             assert resp.status == 200
-    for name in ("hub_events_ingested_total", "hub_webhook_attempts_total",
-                 "hub_webhook_attempt_seconds", "hub_dead_letters_total", "hub_webhook_backlog"):
+    for name in (
+        "hub_events_ingested_total",
+        "hub_webhook_attempts_total",
+        "hub_webhook_attempt_seconds",
+        "hub_dead_letters_total",
+        "hub_webhook_backlog",
+    ):
         assert name in text
     assert health["checks"]["kafka"]["ok"] and health["checks"]["database"]["ok"]
 
 
 async def test_wrong_role_and_wrong_secret_are_refused(worker, receiver):
-    status, body = await worker.action("registerWebhook", {
-        "name": "x", "eventType": "client.created", "url": receiver.url("/x")}, role="user")
+    status, body = await worker.action(
+        "registerWebhook",
+        {"name": "x", "eventType": "client.created", "url": receiver.url("/x")},
+        role="user",
+    )
     assert status == 403 and body["extensions"]["code"] == "forbidden"
     status, body = await worker.action("getWebhooks", {}, secret="wrong-secret-000000000")
     assert status == 401
