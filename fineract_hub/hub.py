@@ -47,47 +47,14 @@ class Hub:
         self.settings = settings
         self.app = app
         self.metrics = Metrics()
-        partitions = settings.topic_partitions
         self.topics = Topics(
             # Fineract creates this topic itself (10 partitions by default); declaring it too
             # means a hub started first still subscribes to it instead of waiting for a metadata
             # refresh. An existing topic is left as it is.
-            fineract=app.topic(
-                settings.fineract_topic,
-                key_type=bytes,
-                value_type=bytes,
-                key_serializer="raw",
-                value_serializer="raw",
-                partitions=settings.fineract_topic_partitions,
-                internal=True,
-            ),
-            events=app.topic(
-                settings.events_topic,
-                key_type=bytes,
-                value_type=bytes,
-                key_serializer="raw",
-                value_serializer="raw",
-                partitions=partitions,
-                internal=True,
-            ),
-            dead_letters=app.topic(
-                settings.dead_letter_topic,
-                key_type=bytes,
-                value_type=bytes,
-                key_serializer="raw",
-                value_serializer="raw",
-                partitions=1,
-                internal=True,
-            ),
-            operational=app.topic(
-                settings.operational_topic,
-                key_type=bytes,
-                value_type=bytes,
-                key_serializer="raw",
-                value_serializer="raw",
-                partitions=1,
-                internal=True,
-            ),
+            fineract=_bytes_topic(app, settings.fineract_topic, settings.fineract_topic_partitions),
+            events=_bytes_topic(app, settings.events_topic, settings.topic_partitions),
+            dead_letters=_bytes_topic(app, settings.dead_letter_topic, 1),
+            operational=_bytes_topic(app, settings.operational_topic, 1),
         )
         # Every worker needs every registration: a GlobalTable with one partition (the setting
         # faust documents against recovery loops with several workers). Views write it directly.
@@ -157,7 +124,6 @@ class Hub:
         log.info("webhook registry reconciled", extra={"webhooks": len(rows), "changed": changed})
         self.ready.set()
 
-
     def kick_scheduler(self) -> None:
         self.scheduler_wakeup.set()
 
@@ -203,6 +169,19 @@ class Hub:
             await self.session.close()
         if self.pool is not None:
             await self.pool.close()
+
+
+def _bytes_topic(app: faust.App, name: str, partitions: int) -> faust.TopicT:
+    """Raw bytes in and out: we encode and decode ourselves (Avro in, exact JSON out)."""
+    return app.topic(
+        name,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=partitions,
+        internal=True,
+    )
 
 
 async def _retrying(what: str, connect: Any, attempts: int = 30) -> Any:

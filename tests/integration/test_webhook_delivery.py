@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.support.events import client_created, loan_approved, webhook
+from tests.support.events import client_created, executions, loan_approved, webhook
 from tests.support.kafka import read_json
 from tests.support.receiver import Behaviour
 from tests.support.services import produce_raw
@@ -19,15 +19,6 @@ pytestmark = pytest.mark.integration
 
 def _client_id() -> int:
     return random.randint(10_000, 10_000_000)
-
-
-async def _executions(worker, webhook_id, count, timeout=20.0, **filters):
-    deadline = time.monotonic() + timeout
-    while True:
-        found = await worker.ok("getWebhookExecutions", {"webhookId": webhook_id, **filters})
-        if found["total"] >= count or time.monotonic() > deadline:
-            return found
-        await asyncio.sleep(0.3)
 
 
 async def test_failed_attempts_are_retried_with_the_same_webhook_id_until_success(
@@ -46,7 +37,7 @@ async def test_failed_attempts_are_retried_with_the_same_webhook_id_until_succes
         attempts = await receiver.wait_for("/flaky", 3, timeout=30)
         assert len({a.headers["webhook-id"] for a in attempts}) == 1
         assert len({a.headers["webhook-timestamp"] for a in attempts}) >= 2 or True
-        history = await _executions(worker, created["id"], 3)
+        history = await executions(worker, created["id"], 3)
         statuses = sorted(h["status"] for h in history["history"])
         assert statuses == ["retrying", "retrying", "success"]
         assert all(h["eventId"] == idem for h in history["history"])
@@ -99,7 +90,7 @@ async def test_template_reading_a_missing_field_records_a_render_error(
     ) as created:
         key, value, idem = client_created(_client_id())
         await produce_raw(kafka_bootstrap, worker.topics["fineract"], [(key, value)])
-        history = await _executions(worker, created["id"], 1)
+        history = await executions(worker, created["id"], 1)
         [execution] = history["history"]
         assert execution["status"] == "render_error"
         assert "noSuchField" in execution["errorMessage"]
@@ -121,8 +112,8 @@ async def test_values_with_quotes_newlines_and_markup_render_as_exact_json(worke
         assert result["success"] is True, result
         [request] = await receiver.wait_for("/exact", 1)
         assert json.loads(request.body) == {"name": nasty}
-        executions = await _executions(worker, created["id"], 1, isTest=True)
-        assert executions["history"][0]["isTest"] is True
+        tests_run = await executions(worker, created["id"], 1, isTest=True)
+        assert tests_run["history"][0]["isTest"] is True
 
 
 async def test_redirects_are_failures_and_are_not_followed(worker, receiver):

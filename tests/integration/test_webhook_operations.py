@@ -13,20 +13,11 @@ import pytest
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 
 from fineract_hub.delivery.signing import generate_secret
-from tests.support.events import client_created, webhook
+from tests.support.events import client_created, executions, webhook
 from tests.support.receiver import Behaviour
 from tests.support.services import produce_raw
 
 pytestmark = pytest.mark.integration
-
-
-async def _history(worker, webhook_id, count, timeout=20.0, **filters):
-    deadline = time.monotonic() + timeout
-    while True:
-        found = await worker.ok("getWebhookExecutions", {"webhookId": webhook_id, **filters})
-        if found["total"] >= count or time.monotonic() > deadline:
-            return found
-        await asyncio.sleep(0.3)
 
 
 def _verify(secret: str, request) -> None:
@@ -101,7 +92,7 @@ async def test_replaying_failed_deliveries_in_a_range_sends_each_again(
             kafka_bootstrap, worker.topics["fineract"], [(k, v) for k, v, _ in records]
         )
         await receiver.wait_for("/range", 3)
-        await _history(worker, created["id"], 3, status="exhausted")
+        await executions(worker, created["id"], 3, status="exhausted")
         replay = await worker.ok(
             "replayFailedWebhookDeliveries", {"webhookId": created["id"], "since": since}
         )
@@ -131,7 +122,7 @@ async def test_throttled_attempt_waits_for_retry_after(worker, receiver):
         )
         first, second = await receiver.wait_for("/busy", 2, timeout=20)
         assert second.at - first.at >= 2.9
-        history = await _history(worker, created["id"], 2)
+        history = await executions(worker, created["id"], 2)
         assert sorted(h["status"] for h in history["history"]) == ["retrying", "success"]
 
 

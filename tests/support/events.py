@@ -6,6 +6,8 @@ events without colliding with other tests' deliveries.
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -62,3 +64,15 @@ async def webhook(worker: Worker, **registration: Any) -> AsyncIterator[dict[str
         yield created
     finally:
         await worker.action("deleteWebhook", {"webhookId": created["id"]})
+
+
+async def executions(
+    worker: Worker, webhook_id: str, count: int, timeout: float = 20.0, **filters: Any
+) -> dict[str, Any]:
+    """getWebhookExecutions, polled until ``count`` rows exist (history is written in batches)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = await worker.ok("getWebhookExecutions", {"webhookId": webhook_id, **filters})
+        if found["total"] >= count or time.monotonic() > deadline:
+            return found
+        await asyncio.sleep(0.3)
