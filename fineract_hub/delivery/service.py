@@ -6,6 +6,7 @@ matches events against. Validation happens here, once, for every transport.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -177,14 +178,17 @@ class WebhookService:
             out["ordered"] = bool(raw.get("ordered"))
         return out
 
-    def _check_template(self, template: str | None, content_type: str) -> None:
+    async def _check_template(self, template: str | None, content_type: str) -> None:
+        """Validate and compile (and so cache) in a thread: a large template takes up to a few
+        hundred milliseconds, which must not stall deliveries running on the event loop."""
         if template:
-            compile_template(template, content_type)  # raises TemplateRejected with the reason
+            # raises TemplateRejected with the reason
+            await asyncio.to_thread(compile_template, template, content_type)
 
     # -- registration --------------------------------------------------------------------------
     async def register(self, raw: dict[str, Any], user_id: str | None) -> tuple[Webhook, str]:
         fields = await self._validated(raw, partial=False)
-        self._check_template(fields["payload_template"], fields["content_type"])
+        await self._check_template(fields["payload_template"], fields["content_type"])
         secret = raw.get("secretKey")
         if secret:
             decode_secret(secret)  # raises ValidationError on a malformed whsec_ secret
@@ -209,7 +213,7 @@ class WebhookService:
         changes = await self._validated(updates, partial=True)
         template = changes.get("payload_template", current["payload_template"])
         content_type = changes.get("content_type", current["content_type"])
-        self._check_template(template, content_type)
+        await self._check_template(template, content_type)
         if changes.get("is_active"):
             changes.update(disabled_reason=None, failing_since=None)
         row = await self.webhooks.update(webhook_id, changes, user_id)
