@@ -5,6 +5,7 @@ Settings are validated before Faust starts so a bad environment fails with one c
 
 from __future__ import annotations
 
+import os
 import sys
 
 from fineract_hub.errors import ConfigError
@@ -18,6 +19,8 @@ def main() -> None:
     except ConfigError as exc:
         print(f"fineract-hub: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    # Faust picks its event loop when it is first imported, from F_LOOP.
+    os.environ.setdefault("F_LOOP", "" if settings.event_loop == "asyncio" else settings.event_loop)
     from fineract_hub.app import create_app
 
     try:
