@@ -216,8 +216,9 @@ class Settings:
             role, sep, key = item.partition(":")
             if not sep or role not in _ROLES or len(key) < 16:
                 problems.append(
-                    f"HUB_API_KEYS: entry {role!r} must be 'role:key' with role in {_ROLES} "
-                    "and a key of at least 16 characters"
+                    f"HUB_API_KEYS: entry {len(api_keys) + 1} must be 'role:key' with role in "
+                    f"{_ROLES} and a key of at least 16 characters (value not shown: it may be "
+                    "a key)"
                 )
                 continue
             api_keys[key] = role

@@ -34,6 +34,11 @@ def register(app: faust.App, hub: Hub) -> None:
             hub.dispatcher,
             hub.metrics,
             hub.scheduler_wakeup,
+            dead_letter=lambda raw, reason: send_until_accepted(
+                hub.topics.dead_letters, None,
+                dead_letter("not_storable", reason, None, raw,
+                            {"topic": hub.settings.events_topic}),
+                "dead letter"),
         )
         async for values in stream.take(FANOUT_BATCH, within=FANOUT_WINDOW):
             events = []

@@ -17,7 +17,13 @@ from fineract_hub.delivery.outcome import OutcomeKind, classify, parse_retry_aft
 from fineract_hub.delivery.signing import signature_header
 from fineract_hub.models.events import CanonicalEvent
 from fineract_hub.models.webhooks import Webhook
-from fineract_hub.templates import RenderError, TemplateRejected, compile_template, render_default
+from fineract_hub.templates import (
+    RenderError,
+    TemplateRejected,
+    cached_template,
+    compile_template,
+    render_default,
+)
 
 USER_AGENT = "fineract-hub-webhooks/0.1"
 RESPONSE_EXCERPT_BYTES = 2048
@@ -91,6 +97,11 @@ async def send_attempt(
 ) -> AttemptResult:
     started = time.monotonic()
     try:
+        if webhook.payload_template and cached_template(webhook.payload_template,
+                                                        webhook.content_type) is None:
+            # First use in this worker: compiling may take a while, keep it off the loop.
+            await asyncio.to_thread(compile_template, webhook.payload_template,
+                                    webhook.content_type, max_bytes=max_bytes)
         body = render_body(webhook, event, max_bytes)
     except (RenderError, TemplateRejected) as exc:
         return AttemptResult(None, None, 0, f"render error: {exc}", None, None)

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import aiohttp
+import asyncpg
 
 from fineract_hub.config import Settings
 from fineract_hub.delivery.attempt import AttemptResult, send_attempt
@@ -36,6 +37,14 @@ log = logging.getLogger(__name__)
 FLUSH_SECONDS = 0.05
 FLUSH_MAX = 2000
 BODY_HISTORY_BYTES = 16384
+
+
+def storable(text: str | None) -> str | None:
+    """PostgreSQL text cannot hold NUL; a receiver (or a payload) that sends one must not stop
+    the history from being written, so it is shown as U+FFFD instead."""
+    if text is None or "\x00" not in text:
+        return text
+    return text.replace("\x00", "\ufffd")
 
 
 @dataclass(slots=True)
@@ -227,10 +236,10 @@ class Dispatcher:
                 attempt=job.attempt,
                 status=decision.attempt_status,
                 response_status=result.status,
-                response_body=result.response_excerpt,
+                response_body=storable(result.response_excerpt),
                 execution_time_ms=result.elapsed_ms,
-                error_message=result.error,
-                request_body=body,
+                error_message=storable(result.error),
+                request_body=storable(body),
                 next_retry_in=decision.retry_in,
                 is_test=job.is_test,
             )
@@ -241,7 +250,7 @@ class Dispatcher:
                 status=decision.delivery_status,
                 attempts=job.attempt,
                 due_in=decision.retry_in,
-                last_error=result.error,
+                last_error=storable(result.error),
             )
         )
         if not job.is_test:
@@ -276,7 +285,14 @@ class Dispatcher:
         succeeded, failed = self._succeeded, self._failed
         self._attempts, self._updates, self._succeeded, self._failed = [], [], set(), set()
         try:
-            await self.store.record(attempts, updates)
+            try:
+                await self.store.record(attempts, updates)
+            except asyncpg.DataError:
+                # Not the database being down: something in the rows themselves. Keep the
+                # delivery states (they drive retries) and drop the history rows, loudly.
+                log.exception("history rows rejected by PostgreSQL; recording states only",
+                              extra={"attempts": len(attempts)})
+                await self.store.record([], updates)
             await self.on_outcomes(succeeded, failed)
         except BaseException:
             self._attempts[:0] = attempts

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+
+import asyncpg
 
 from fineract_hub.config import Settings
 from fineract_hub.delivery.dispatcher import DeliveryJob, Dispatcher
@@ -34,6 +36,7 @@ class WebhookFanout:
         dispatcher: Dispatcher,
         metrics: Metrics,
         kick_scheduler: asyncio.Event,
+        dead_letter: Callable[[bytes, str], Awaitable[None]] | None = None,
     ) -> None:
         self.settings = settings
         self.registry = registry
@@ -41,6 +44,7 @@ class WebhookFanout:
         self.dispatcher = dispatcher
         self.metrics = metrics
         self.kick_scheduler = kick_scheduler
+        self.dead_letter = dead_letter
 
     def plan(
         self, events: Sequence[CanonicalEvent]
@@ -122,8 +126,25 @@ class WebhookFanout:
                 return await self.store.insert_new(stored, deliveries)
             except asyncio.CancelledError:
                 raise
+            except asyncpg.DataError:
+                # The rows themselves are refused (not an outage): retrying the batch would
+                # block this partition forever. Store event by event; dead-letter the bad ones.
+                return await self._insert_each(stored, deliveries)
             except Exception as exc:
                 # Without the rows we must not ack the batch: wait for the database.
                 log.error("could not store deliveries (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
+
+    async def _insert_each(self, stored: list[tuple[str, str, str]],
+                           deliveries: list[NewDelivery]) -> set[str]:
+        inserted: set[str] = set()
+        for event in stored:
+            mine = [d for d in deliveries if d.event_id == event[0]]
+            try:
+                inserted |= await self.store.insert_new([event], mine)
+            except asyncpg.DataError as exc:
+                log.error("event refused by PostgreSQL, dead-lettering it: %s", exc)
+                if self.dead_letter is not None:
+                    await self.dead_letter(event[2].encode(), f"not storable: {exc}")
+        return inserted

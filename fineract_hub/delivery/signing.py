@@ -109,7 +109,7 @@ def verify(
     raw_signatures = lowered.get("webhook-signature", "")
     if not (msg_id and raw_timestamp and raw_signatures):
         raise SignatureInvalid("missing webhook-id, webhook-timestamp or webhook-signature header")
-    if not raw_timestamp.isascii() or not raw_timestamp.isdigit():
+    if not raw_timestamp.isascii() or not raw_timestamp.isdigit() or len(raw_timestamp) > 12:
         raise SignatureInvalid("webhook-timestamp must be whole seconds since the epoch")
     timestamp = int(raw_timestamp)
     current = time.time() if now is None else now

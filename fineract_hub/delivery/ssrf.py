@@ -67,6 +67,7 @@ _BLOCKED_V6: Final[tuple[tuple[IPNetwork, str], ...]] = (
     (_V6("::1/128"), "loopback (::1)"),
     (_V6("::/96"), "IPv4-compatible IPv6 address (deprecated ::a.b.c.d)"),
     (_V6("64:ff9b:1::/48"), "local-use NAT64 prefix (64:ff9b:1::/48)"),
+    (_V6("::ffff:0:0:0/96"), "IPv4-translated (SIIT) address (::ffff:0:a.b.c.d)"),
     (_V6("100::/64"), "discard-only range (100::/64)"),
     (_V6("2001:db8::/32"), "documentation range (2001:db8::/32)"),
     (_V6("3fff::/20"), "documentation range (3fff::/20)"),

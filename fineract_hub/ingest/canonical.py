@@ -9,6 +9,7 @@ levels of single-object Avro, the "nocategory" placeholder in bulk items and the
 from __future__ import annotations
 
 import base64
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,8 +37,24 @@ def utc_instant(created_at: str) -> str:
             "malformed",
             f"envelope createdAt {created_at!r} is not an ISO-8601 date-time",
         ) from exc
-    parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    try:
+        parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except OverflowError as exc:
+        raise DecodeError(
+            "malformed", f"envelope createdAt {created_at!r} is out of range in UTC"
+        ) from exc
     return parsed.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
+
+
+def _identifier(value: str, field: str) -> str:
+    """Ids and type names become keys, headers and database values: no control characters."""
+    if not value or _CONTROL.search(value):
+        raise DecodeError("malformed", f"envelope {field} {value!r} is empty or has control "
+                          "characters")
+    return value
 
 
 def _base64_bytes(value: Any) -> Any:
@@ -73,6 +90,8 @@ class FineractDecoder:
         aggregate_id = decode_key(key)
         envelope = self._decoder.decode_envelope(value)
         created_at = utc_instant(envelope.created_at)
+        for field in ("idempotency_key", "type", "tenant_id", "dataschema"):
+            _identifier(getattr(envelope, field), field)
         if envelope.dataschema == BULK_PAYLOAD_SCHEMA:
             return self._unpack_bulk(envelope, aggregate_id, created_at)
         data = self._payload(envelope.data, envelope.dataschema)
@@ -116,6 +135,7 @@ class FineractDecoder:
         bulk = self._decoder.decode_payload(envelope.data, BULK_PAYLOAD_SCHEMA)
         events = []
         for item in bulk["datas"]:
+            _identifier(item["type"], f"bulk item {item['id']} type")
             category: str | None = item["category"]
             if not category or category == _NO_CATEGORY:
                 # Fineract does not fill the item category yet; the catalog knows it for every

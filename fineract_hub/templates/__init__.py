@@ -5,6 +5,7 @@ from fineract_hub.templates.escaping import FORM, JSON, TEXT, XML, content_kind
 from fineract_hub.templates.render import (
     DEFAULT_MAX_BYTES,
     CompiledTemplate,
+    cached_template,
     compile_template,
     render_default,
     sample_context,
@@ -19,6 +20,7 @@ __all__ = [
     "CompiledTemplate",
     "RenderError",
     "TemplateRejected",
+    "cached_template",
     "compile_template",
     "content_kind",
     "render_default",

@@ -381,7 +381,7 @@ def compile_template(
 ) -> CompiledTemplate:
     """Validate, compile and dry-render a template, or raise ``TemplateRejected``.
 
-    CPU-bound on a cache miss (pybars' parser: up to ~0.3 s for the largest accepted template);
+    CPU-bound on a cache miss (pybars' parser: up to ~1 s for the costliest accepted template);
     async callers registering templates should run it in an executor. Thread-safe.
     """
     kind = escaping.content_kind(content_type)
@@ -424,6 +424,13 @@ def _dry_run(template: CompiledTemplate, sample: Mapping[str, Any], max_bytes: i
             f"template does not render with a sample {sample.get('type', 'event')} event: "
             f"{exc.message}"
         ) from None
+
+
+def cached_template(source: str, content_type: str) -> CompiledTemplate | None:
+    """The compiled template if it is cached; lets async callers compile misses in a thread."""
+    digest = _cache_key(escaping.content_kind(content_type), source)
+    with _CACHE_LOCK:
+        return _CACHE.get(digest)
 
 
 def clear_cache() -> None:

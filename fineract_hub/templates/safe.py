@@ -41,6 +41,8 @@ from fineract_hub.templates.errors import TemplateRejected
 MAX_TEMPLATE_BYTES: Final = 64 * 1024
 #: pybars' PEG parser costs ~0.25 ms per tag; this bounds a registration to ~0.3 s of CPU.
 MAX_TAGS: Final = 1000
+MAX_TAG_TEXT: Final = 8192
+_TAG_BODY = re.compile(r"\{\{(.*?)\}\}", re.S)
 MAX_DEPTH: Final = 16
 
 BLOCK_HELPERS: Final = frozenset({"if", "unless", "each", "with"})
@@ -261,6 +263,12 @@ def _check_shape(source: str) -> None:
     tags = source.count("{{")
     if tags > MAX_TAGS:
         raise TemplateRejected(f"template has {tags} tags; the limit is {MAX_TAGS}")
+    # pybars' parser cost grows with what is inside the tags, not with the tag count alone:
+    # long paths and nested subexpressions made a 64 KiB template take ~10 s to compile.
+    inside = sum(len(m) for m in _TAG_BODY.findall(source))
+    if inside > MAX_TAG_TEXT:
+        raise TemplateRejected(
+            f"template has {inside} characters inside tags; the limit is {MAX_TAG_TEXT}")
     depth = 0
     for match in _OPEN_OR_CLOSE.finditer(source):
         if match.group(3):

@@ -170,6 +170,20 @@ def _bad_request(err: HubError) -> dict[str, Any]:
     return {"errors": [body]}
 
 
+#: Limits on what one request may make the worker do (parsing is on the event loop).
+MAX_TOKENS = 5000
+MAX_ROOT_FIELDS = 20
+
+
+def _root_field_count(document: Any) -> int:
+    count = 0
+    for definition in document.definitions:
+        selection_set = getattr(definition, "selection_set", None)
+        if selection_set is not None:
+            count += len(selection_set.selections)
+    return count
+
+
 async def execute_graphql(
     services: Any, headers: Mapping[str, str], body: bytes
 ) -> tuple[int, dict[str, Any]]:
@@ -180,15 +194,25 @@ async def execute_graphql(
         )
     except NotAuthenticated as err:
         return err.status, {"errors": [err.to_body()]}
+    if role == "anonymous":
+        # No operation is open to anonymous callers, so nothing is parsed for them: parsing
+        # and validating a hostile document is where the work (and a DoS) would be.
+        err = NotAuthenticated("send Authorization: Bearer <API key> (see HUB_API_KEYS)")
+        return err.status, {"errors": [err.to_body()]}
     try:
         query, variables, operation_name = _parse_request(body)
     except ValidationError as err:
         return 400, _bad_request(err)
 
     try:
-        document = parse(query)
+        document = parse(query, max_tokens=MAX_TOKENS)
     except GraphQLError as err:
         return 200, {"errors": [error_entry(err, "graphql")]}
+    fields = _root_field_count(document)
+    if fields > MAX_ROOT_FIELDS:
+        err = ValidationError(f"a request may ask for at most {MAX_ROOT_FIELDS} operations "
+                              f"(aliases included); this one asks for {fields}")
+        return 400, {"errors": [err.to_body()]}
     problems = validate(hub_schema(), document)
     if problems:
         return 200, {"errors": [error_entry(err, "graphql") for err in problems]}

@@ -131,7 +131,16 @@ def _parse_payload(body: bytes) -> tuple[str, dict[str, Any], dict[str, str]]:
     raw_session = payload.get("session_variables") or {}
     if not isinstance(raw_session, dict):
         raise ValidationError("session_variables must be an object")
-    session = {str(k).lower(): str(v) for k, v in raw_session.items() if v is not None}
+    session: dict[str, str] = {}
+    for key, value in raw_session.items():
+        if value is None:
+            continue
+        lowered = str(key).lower()
+        if lowered in session:
+            # Two spellings of one variable (x-hasura-role and X-Hasura-Role): which one Hasura
+            # meant is unknowable, so refuse rather than pick the more powerful.
+            raise ValidationError(f"session variable {lowered!r} is given more than once")
+        session[lowered] = str(value)
     return name, arguments, session
 
 

@@ -28,7 +28,14 @@ WEBHOOK_STATUSES = (
 )
 
 
-def webhook_config(row: asyncpg.Record) -> dict[str, Any]:
+REDACTED = "[redacted]"
+
+
+def webhook_config(row: asyncpg.Record, role: str = "admin") -> dict[str, Any]:
+    """Custom headers often carry the receiver's credentials: only admins see their values."""
+    headers = row["headers"] or {}
+    if role != "admin":
+        headers = dict.fromkeys(headers, REDACTED)
     return {
         "id": row["id"],
         "name": row["name"],
@@ -37,7 +44,7 @@ def webhook_config(row: asyncpg.Record) -> dict[str, Any]:
         "url": row["url"],
         "httpMethod": row["http_method"],
         "contentType": CONTENT_TYPE_NAMES[row["content_type"]],
-        "headers": row["headers"] or {},
+        "headers": headers,
         "payloadTemplate": row["payload_template"],
         "isActive": row["is_active"],
         "retryCount": row["retry_count"],
@@ -109,14 +116,14 @@ async def get_webhooks(ctx: ActionContext, args: dict[str, Any]) -> dict[str, An
     rows, total = await service.webhooks.list(
         event_type=args.get("eventType"), is_active=args.get("isActive"), limit=limit, offset=offset
     )
-    return {"webhooks": [webhook_config(r) for r in rows], "total": total}
+    return {"webhooks": [webhook_config(r, ctx.role) for r in rows], "total": total}
 
 
 @action("getWebhook", roles=READERS, kind="query")
 async def get_webhook(ctx: ActionContext, args: dict[str, Any]) -> dict[str, Any] | None:
     service = await _service(ctx)
     try:
-        return webhook_config(await service.webhooks.get(args["webhookId"]))
+        return webhook_config(await service.webhooks.get(args["webhookId"]), ctx.role)
     except NotFound:
         return None
 

@@ -87,7 +87,7 @@ async def test_role_user_may_list_but_not_register(
 
 async def test_anonymous_and_unknown_keys_on_graphql(graphql: GraphQLClient):
     status, body = await graphql.post("{ getWebhooks { total } }", key=None)
-    assert status == 200 and body["errors"][0]["extensions"]["code"] == "forbidden", body
+    assert status == 401 and body["errors"][0]["extensions"]["code"] == "unauthenticated", body
     status, body = await graphql.post("{ getWebhooks { total } }", key="not-a-known-key-000000")
     assert status == 401 and body["errors"][0]["extensions"]["code"] == "unauthenticated", body
 

@@ -139,3 +139,24 @@ async def test_malformed_input_goes_to_dead_letters_and_the_worker_keeps_going(
         ["truncated", "not_single_object", "unknown_fingerprint", "bad_key", "not_single_object"]
     )
     assert all(letter["reason"] and letter["value"] for letter in letters)
+
+
+async def test_nul_in_a_fineract_id_is_dead_lettered_and_later_events_still_flow(
+        worker, receiver, kafka_bootstrap):
+    from tests.support import avro_encode
+    from tests.support.events import registry
+
+    await worker.ok("registerWebhook", _seed_registration(
+        receiver.url("/after-nul"), name="after nul", eventType="client.created",
+        payloadTemplate=None))
+    bad = avro_encode.event(registry(), "ClientCreateBusinessEvent", "Client",
+                            avro_encode.CLIENT, avro_encode.client_payload(9),
+                            idempotency_key="id\x00nul")
+    good = avro_encode.event(registry(), "ClientCreateBusinessEvent", "Client",
+                             avro_encode.CLIENT, avro_encode.client_payload(9))
+    await produce_raw(kafka_bootstrap, worker.topics["fineract"],
+                      [(avro_encode.key(9), bad), (avro_encode.key(9), good)])
+    [delivered] = await receiver.wait_for("/after-nul", 1)
+    assert "\x00" not in delivered.body.decode()
+    letters = await read_json(kafka_bootstrap, worker.topics["dead_letters"], 1)
+    assert any(letter["code"] == "malformed" for letter in letters)

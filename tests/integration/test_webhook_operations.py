@@ -206,3 +206,24 @@ async def test_wrong_role_and_wrong_secret_are_refused(worker, receiver):
     assert status == 403 and body["extensions"]["code"] == "forbidden"
     status, body = await worker.action("getWebhooks", {}, secret="wrong-secret-000000000")
     assert status == 401
+
+
+async def test_a_response_body_with_nul_bytes_is_recorded_and_history_keeps_flowing(
+        worker, receiver):
+    receiver.on("/nul", Behaviour(body="ok\x00nul"))
+    async with webhook(worker, eventType="client.created", url=receiver.url("/nul")) as created:
+        first = await worker.ok("testWebhook", {"webhookId": created["id"]})
+        second = await worker.ok("testWebhook", {"webhookId": created["id"]})
+        assert first["success"] and second["success"]
+        history = await executions(worker, created["id"], 2)
+        assert history["total"] == 2
+        assert "\ufffd" in history["history"][0]["responseBody"]
+
+
+async def test_users_see_that_headers_exist_but_not_their_values(worker, receiver):
+    async with webhook(worker, eventType="client.created", url=receiver.url("/h"),
+                       headers={"Authorization": "Bearer receiver-token"}) as created:
+        as_user = await worker.ok("getWebhook", {"webhookId": created["id"]}, role="user")
+        as_admin = await worker.ok("getWebhook", {"webhookId": created["id"]})
+        assert as_user["headers"] == {"Authorization": "[redacted]"}
+        assert as_admin["headers"] == {"Authorization": "Bearer receiver-token"}

@@ -47,3 +47,10 @@ def test_a_test_delivery_never_retries():
 def test_throttling_waits_at_least_what_the_receiver_asked():
     result = AttemptResult(OutcomeKind.THROTTLED, 429, 5, "HTTP 429", None, b"{}", 120.0)
     assert decide(result, 1, POLICY).retry_in >= 120.0
+
+
+def test_nul_characters_are_made_storable_for_postgresql():
+    from fineract_hub.delivery.dispatcher import storable
+
+    assert storable("ok\x00nul") == "ok\ufffdnul"
+    assert storable(None) is None

@@ -310,3 +310,32 @@ def test_raw_bytes_fields_become_base64_text(tmp_path: Path) -> None:
     assert event.data["blob"] == base64.b64encode(b"\x00\xffhi").decode()
     assert event.data["amount"] == Decimal("1.50000000")
     assert jsonexact.dumps(event.data) == '{"blob":"AP9oaQ==","amount":1.50000000}'
+
+
+def test_control_characters_in_ids_or_types_are_refused_as_malformed():
+    import pytest
+
+    from fineract_hub.ingest.canonical import FineractDecoder
+    from fineract_hub.ingest.decode import DecodeError
+    from tests.support import avro_encode
+    from tests.support.events import registry
+
+    decoder = FineractDecoder(registry())
+    payload = avro_encode.client_payload(5)
+    for overrides, kind in (({"idempotency_key": "id\x00nul"}, "ClientCreateBusinessEvent"),
+                            ({}, "Client\x00CreateBusinessEvent")):
+        value = avro_encode.event(registry(), kind, "Client", avro_encode.CLIENT, payload,
+                                  **overrides)
+        with pytest.raises(DecodeError) as caught:
+            decoder.to_canonical(avro_encode.key(5), value)
+        assert caught.value.code == "malformed"
+
+
+def test_a_created_at_out_of_range_in_utc_is_malformed_not_a_crash():
+    import pytest
+
+    from fineract_hub.ingest.canonical import utc_instant
+    from fineract_hub.ingest.decode import DecodeError
+
+    with pytest.raises(DecodeError):
+        utc_instant("0001-01-01T00:00:00+05:00")

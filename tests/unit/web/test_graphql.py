@@ -16,6 +16,7 @@ from fineract_hub.web.explorer import explorer_html
 from fineract_hub.web.graphql import execute_graphql
 
 ADMIN_KEY = "admin-key-0123456789abcdef"
+AUTH = {"authorization": f"Bearer {ADMIN_KEY}"}
 USER_KEY = "user-key-0123456789abcdef"
 
 REGISTER = """
@@ -96,12 +97,30 @@ async def test_caller_id_is_a_key_fingerprint_not_the_key(registry: dict[str, Ac
     assert ADMIN_KEY not in ctx.user_id
 
 
-async def test_no_authorization_header_calls_as_anonymous(registry: dict[str, ActionSpec]) -> None:
+async def test_no_authorization_header_is_refused_before_parsing(
+    registry: dict[str, ActionSpec],
+) -> None:
     register(registry, "deleteWebhook", Recorder({"success": True}))
     status, body = await post('mutation { deleteWebhook(webhookId: "wh_1") { success } }', key=None)
+    assert status == 401
+    assert body["errors"][0]["extensions"]["code"] == "unauthenticated"
+
+
+async def test_many_aliased_operations_are_refused(registry: dict[str, ActionSpec]) -> None:
+    register(registry, "getWebhookEventTypes", Recorder([]))
+    query = "{" + " ".join(f"a{i}: getWebhookEventTypes" for i in range(21)) + "}"
+    status, body = await post(query)
+    assert status == 400
+    assert "at most 20" in body["errors"][0]["message"]
+
+
+async def test_an_oversized_document_is_refused_by_the_token_limit(
+    registry: dict[str, ActionSpec],
+) -> None:
+    query = "{ getWebhookEventTypes " + "__typename " * 6000 + "}"
+    status, body = await post(query)
     assert status == 200
-    assert body["errors"][0]["extensions"]["code"] == "forbidden"
-    assert "'anonymous'" in body["errors"][0]["message"]
+    assert "token" in body["errors"][0]["message"].lower()
 
 
 async def test_unknown_bearer_key_is_401(registry: dict[str, ActionSpec]) -> None:
@@ -205,13 +224,13 @@ async def test_invalid_variable_is_reported_without_data(registry: dict[str, Act
 
 
 async def test_body_that_is_not_json_is_400(registry: dict[str, ActionSpec]) -> None:
-    status, body = await execute_graphql(services(), {}, b"query { x }")
+    status, body = await execute_graphql(services(), AUTH, b"query { x }")
     assert status == 400
     assert body["errors"][0]["extensions"]["code"] == "bad_request"
 
 
 async def test_missing_query_is_400(registry: dict[str, ActionSpec]) -> None:
-    status, _ = await execute_graphql(services(), {}, json.dumps({"variables": {}}).encode())
+    status, _ = await execute_graphql(services(), AUTH, json.dumps({"variables": {}}).encode())
     assert status == 400
 
 

@@ -1,0 +1,52 @@
+"""Regressions for what the adversarial review broke (one behaviour each)."""
+
+import ipaddress
+import json
+
+import pytest
+
+from fineract_hub.config import Settings
+from fineract_hub.delivery.service import validate_headers
+from fineract_hub.delivery.ssrf import AddressPolicy
+from fineract_hub.errors import ConfigError, ValidationError
+from fineract_hub.web.hasura import execute_action
+
+
+@pytest.mark.parametrize("value", ["a\x0bb", "a\x85b", "a\u2028b", "a\x7fb"])
+def test_header_values_with_control_characters_are_refused_at_registration(value):
+    with pytest.raises(ValidationError):
+        validate_headers({"X-Token": value})
+
+
+def test_header_values_may_contain_tabs():
+    assert validate_headers({"X-Token": "a\tb"}) == {"X-Token": "a\tb"}
+
+
+def test_ipv4_translated_addresses_are_blocked():
+    reason = AddressPolicy((), False).is_blocked(ipaddress.ip_address("::ffff:0:7f00:1"))
+    assert reason
+
+
+def test_a_malformed_api_key_entry_is_reported_without_echoing_it(tmp_path):
+    (tmp_path / "MessageV1.avsc").write_text("{}")
+    env = {"HUB_AVRO_SCHEMA_DIR": str(tmp_path), "HUB_ACTION_SECRET": "s" * 16,
+           "HUB_ENCRYPTION_KEY": "a2tra2tra2tra2tra2tra2tra2tra2tra2tra2tra2s=",
+           "HUB_API_KEYS": "secretkeyvalue0123456789:admin"}
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(env)
+    assert "secretkeyvalue0123456789" not in str(caught.value)
+
+
+async def test_a_session_variable_given_twice_is_refused():
+    class _Settings:
+        action_secret = "s" * 16
+
+    class _Services:
+        settings = _Settings()
+
+    body = json.dumps({"action": {"name": "getWebhooks"}, "input": {},
+                       "session_variables": {"x-hasura-role": "user",
+                                             "X-Hasura-Role": "admin"}}).encode()
+    status, answer = await execute_action(_Services(), {"x-hub-action-secret": "s" * 16}, body)
+    assert status == 400
+    assert "more than once" in answer["message"]
