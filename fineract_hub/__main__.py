@@ -19,6 +19,15 @@ def main() -> None:
     except ConfigError as exc:
         print(f"fineract-hub: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    import asyncio
+
+    from fineract_hub.streams.topics import ensure_topics
+
+    try:
+        if "worker" in sys.argv[1:]:
+            asyncio.run(ensure_topics(settings))
+    except Exception as exc:  # broker unreachable: Faust retries and /health reports it
+        print(f"fineract-hub: could not check topics ({exc}); continuing", file=sys.stderr)
     # Faust picks its event loop when it is first imported, from F_LOOP.
     os.environ.setdefault("F_LOOP", "" if settings.event_loop == "asyncio" else settings.event_loop)
     from fineract_hub.app import create_app
