@@ -41,45 +41,73 @@ def registry_table(app: faust.App, name: str) -> RegistryTable:
 
 
 class WebhookRegistry:
+    """What this worker knows about every webhook, merged by version.
+
+    The table is a change feed, not the truth of the moment: while Faust recovers it (at start,
+    after a rebalance) it can be partly empty, and a matcher rebuilt from it then would drop
+    events as unmatched. So entries are only ever replaced by a higher version, deletions are
+    versioned tombstones, and a key missing from the table means "no news", never "deleted".
+    """
+
     def __init__(self, table: MutableMapping[str, Any]) -> None:
         self.table = table
+        self._known: dict[str, dict[str, Any]] = {}
         self._active: list[Webhook] = []
         self._by_type: dict[tuple[str, str | None], list[Webhook]] = {}
         self._built_at = 0.0
         self._dirty = True
 
-    def put(self, webhook: Webhook) -> None:
-        self.table[webhook.id] = webhook.to_table()
-        self._dirty = True
+    def _merge(self, raw: dict[str, Any] | None) -> None:
+        if not raw or "id" not in raw:
+            return
+        current = self._known.get(raw["id"])
+        if current is None or raw.get("version", 0) > current.get("version", 0):
+            self._known[raw["id"]] = raw
+            self._dirty = True
 
-    def remove(self, webhook_id: str) -> None:
-        if webhook_id in self.table:
-            del self.table[webhook_id]
-        self._dirty = True
+    def put(self, webhook: Webhook) -> None:
+        value = webhook.to_table()
+        self.table[webhook.id] = value
+        self._merge(value)
+
+    def remove(self, webhook_id: str, version: int) -> None:
+        """``version`` is the deleted row's version; the tombstone supersedes it."""
+        tombstone = {"id": webhook_id, "deleted": True, "version": version + 1}
+        self.table[webhook_id] = tombstone
+        self._merge(tombstone)
 
     def get(self, webhook_id: str) -> Webhook | None:
-        raw = self.table.get(webhook_id)
-        return Webhook.from_table(raw) if raw else None
+        self._merge(self.table.get(webhook_id))
+        raw = self._known.get(webhook_id)
+        return None if raw is None or raw.get("deleted") else Webhook.from_table(raw)
 
     def all(self) -> list[Webhook]:
-        return [Webhook.from_table(v) for v in self.table.values() if v]
+        return [Webhook.from_table(v) for v in self._known.values() if not v.get("deleted")]
 
     def reconcile(self, durable: Iterable[Webhook]) -> int:
-        """Make the table equal the durable registrations; returns how many entries changed."""
+        """Bring the table and this worker up to the durable registrations; returns changes."""
         changed = 0
+        for value in list(self.table.values()):
+            self._merge(value)
         wanted = {w.id: w for w in durable}
         for webhook in wanted.values():
             current = self.table.get(webhook.id)
-            if current is None or current.get("version") != webhook.version:
+            if current is None or current.get("version", 0) < webhook.version:
                 self.put(webhook)
                 changed += 1
-        for stale in [k for k in list(self.table.keys()) if k not in wanted]:
-            self.remove(stale)
-            changed += 1
+            else:
+                self._merge(webhook.to_table())
+        for stale, raw in list(self._known.items()):
+            if stale not in wanted and not raw.get("deleted"):
+                self.remove(stale, raw.get("version", 0))
+                changed += 1
         return changed
 
     def _refresh(self) -> None:
         now = time.monotonic()
+        if now - self._built_at >= REFRESH_SECONDS:
+            for value in list(self.table.values()):
+                self._merge(value)
         if not self._dirty and now - self._built_at < REFRESH_SECONDS:
             return
         self._active = [w for w in self.all() if w.is_active]

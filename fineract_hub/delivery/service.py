@@ -235,9 +235,11 @@ class WebhookService:
         return row
 
     async def delete(self, webhook_id: str) -> bool:
-        deleted = await self.webhooks.delete(webhook_id)
-        self.registry.remove(webhook_id)
-        return deleted
+        version = await self.webhooks.delete(webhook_id)
+        if version is None:
+            return False
+        self.registry.remove(webhook_id, version)
+        return True
 
     async def rotate_secret(
         self,

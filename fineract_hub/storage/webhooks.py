@@ -107,9 +107,10 @@ class WebhookStore:
             raise NotFound(f"webhook {webhook_id!r} not found")
         return row
 
-    async def delete(self, webhook_id: str) -> bool:
-        status = await self.pool.execute("DELETE FROM hub_webhooks WHERE id = $1", webhook_id)
-        return status.endswith(" 1")
+    async def delete(self, webhook_id: str) -> int | None:
+        """Returns the deleted row's version, or None when there was no such webhook."""
+        return await self.pool.fetchval(
+            "DELETE FROM hub_webhooks WHERE id = $1 RETURNING version", webhook_id)
 
     async def list(
         self, *, event_type: str | None, is_active: bool | None, limit: int, offset: int
