@@ -10,6 +10,8 @@ import asyncio
 import contextlib
 import logging
 
+import asyncpg
+
 from fineract_hub.config import Settings
 from fineract_hub.delivery.dispatcher import DeliveryJob, Dispatcher
 from fineract_hub.delivery.registry import WebhookRegistry
@@ -73,6 +75,11 @@ class RetryScheduler:
                 claimed = await self.run_once()
             except asyncio.CancelledError:
                 raise
+            except asyncpg.InterfaceError as exc:
+                if "closing" in str(exc) or "closed" in str(exc):
+                    return  # the worker is shutting down and closed the pool
+                log.exception("retry scheduler pass failed")
+                claimed = 0
             except Exception:
                 log.exception("retry scheduler pass failed")
                 claimed = 0
