@@ -14,6 +14,8 @@ from typing import Any
 
 from graphql import (
     GraphQLField,
+    GraphQLList,
+    GraphQLNonNull,
     GraphQLObjectType,
     GraphQLResolveInfo,
     GraphQLScalarType,
@@ -52,7 +54,44 @@ async def resolve_operation(_root: Any, info: GraphQLResolveInfo, **arguments: A
     if spec is None:
         # Declared in the schema but no handler registered: a deployment bug, not a client error.
         raise LookupError(f"no handler registered for {info.field_name}")
-    return await spec.call(ctx, arguments)
+    result = await spec.call(ctx, arguments)
+    extra = undeclared_fields(info.return_type, result)
+    if extra:
+        # The schema is the contract: a handler answering with fields it does not declare means
+        # the two drifted apart (the earlier implementation's main bug). Fail loudly, never drop.
+        raise ContractViolation(
+            f"{info.field_name} returned fields the schema does not declare: {', '.join(extra)}")
+    return result
+
+
+class ContractViolation(RuntimeError):
+    """A handler's result does not match its declared GraphQL type."""
+
+
+def undeclared_fields(gql_type: Any, value: Any, path: str = "") -> list[str]:
+    """Keys in ``value`` (recursively, through lists and object types) the type does not have.
+
+    JSON scalars are free-form by definition and not inspected.
+    """
+    named = gql_type
+    while isinstance(named, GraphQLNonNull | GraphQLList):
+        if isinstance(named, GraphQLList) and isinstance(value, list):
+            found: list[str] = []
+            for index, item in enumerate(value):
+                found += undeclared_fields(named.of_type, item, f"{path}[{index}]")
+            return found
+        named = named.of_type
+    if not isinstance(named, GraphQLObjectType) or not isinstance(value, dict):
+        return []
+    found = []
+    for key, item in value.items():
+        field = named.fields.get(key)
+        where = f"{path}.{key}" if path else key
+        if field is None:
+            found.append(where)
+        else:
+            found += undeclared_fields(field.type, item, where)
+    return found
 
 
 @cache

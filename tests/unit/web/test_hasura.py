@@ -276,10 +276,13 @@ async def test_output_keeps_json_fields_and_enum_names(registry: dict[str, Actio
     )
 
 
-async def test_undeclared_output_keys_are_dropped(registry: dict[str, ActionSpec]) -> None:
+async def test_undeclared_output_keys_fail_the_call_and_never_reach_the_caller(
+    registry: dict[str, ActionSpec],
+) -> None:
     register(registry, "getWebhook", Recorder({**WEBHOOK, "secretKey": "leak"}), kind="query")
-    _, body = await call(payload("getWebhook", {"webhookId": "wh_1"}))
-    assert "secretKey" not in body
+    status, body = await call(payload("getWebhook", {"webhookId": "wh_1"}))
+    assert status == 500
+    assert "leak" not in json.dumps(body)
 
 
 async def test_hub_error_keeps_its_status_and_body(registry: dict[str, ActionSpec]) -> None:
@@ -343,3 +346,13 @@ async def test_body_that_is_not_json_is_400(registry: dict[str, ActionSpec]) -> 
 async def test_missing_action_name_is_400(registry: dict[str, ActionSpec]) -> None:
     status, _ = await call(json.dumps({"input": {}, "session_variables": {}}).encode())
     assert status == 400
+
+
+async def test_a_handler_returning_an_undeclared_field_is_an_internal_error(
+    registry: dict[str, ActionSpec], caplog: pytest.LogCaptureFixture
+) -> None:
+    register(registry, "deleteWebhook", Recorder({"success": True, "secretKey": "leak"}))
+    status, body = await call(payload("deleteWebhook", {"webhookId": "wh_1"}))
+    assert status == 500
+    assert body["extensions"]["code"] == "internal"
+    assert "secretKey" in caplog.text
