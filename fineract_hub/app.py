@@ -9,6 +9,7 @@ from __future__ import annotations
 import faust
 import mode
 
+from fineract_hub import diagnostics
 from fineract_hub.agents import ingest, webhooks
 from fineract_hub.config import Settings
 from fineract_hub.hub import Hub
@@ -43,6 +44,9 @@ def create_app(settings: Settings | None = None) -> tuple[faust.App, Hub]:
     @app.service
     class HubLifecycle(mode.Service):
         """Closes pools and lets in-flight attempts finish when the worker stops."""
+
+        async def on_start(self) -> None:
+            diagnostics.install()
 
         async def on_stop(self) -> None:
             await hub.stop()

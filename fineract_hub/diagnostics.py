@@ -1,0 +1,46 @@
+"""``kill -USR2 <worker pid>`` logs where every asyncio task is waiting.
+
+A worker that stops making progress without an error (a stuck await) shows nothing in thread
+dumps; the task stacks say which await it is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import logging
+import signal
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def dump_tasks() -> None:
+    tasks = asyncio.all_tasks()
+    out = io.StringIO()
+    for task in sorted(tasks, key=lambda t: t.get_name()):
+        out.write(f"--- {task.get_name()}\n")
+        for where in _await_chain(task.get_coro()):
+            out.write(f"    {where}\n")
+    log.warning("asyncio tasks (%d):\n%s", len(tasks), out.getvalue())
+
+
+def _await_chain(awaitable: Any, depth: int = 40) -> list[str]:
+    """Follow coroutine/async-generator awaits down to the innermost one."""
+    chain: list[str] = []
+    current = awaitable
+    while current is not None and depth > 0:
+        depth -= 1
+        frame = getattr(current, "cr_frame", None) or getattr(current, "ag_frame", None)
+        if frame is not None:
+            chain.append(f"{frame.f_code.co_filename}:{frame.f_lineno} {frame.f_code.co_name}")
+        else:
+            chain.append(repr(current)[:200])
+        current = getattr(current, "cr_await", None) or getattr(current, "ag_await", None)
+    return chain
+
+
+def install() -> None:
+    with contextlib.suppress(NotImplementedError, RuntimeError):  # no loop / platform
+        asyncio.get_running_loop().add_signal_handler(signal.SIGUSR2, dump_tasks)
