@@ -31,6 +31,8 @@ def create_app(settings: Settings | None = None) -> tuple[faust.App, Hub]:
         topic_replication_factor=1,
         producer_acks=-1,
         broker_commit_interval=1.0,
+        broker_session_timeout=settings.kafka_session_timeout,
+        broker_heartbeat_interval=min(3.0, settings.kafka_session_timeout / 3),
         logging_config=logging_config(settings.log_level, settings.log_format),
         web_cors_options=None,
         **({"datadir": settings.data_dir} if settings.data_dir else {}),

@@ -38,6 +38,11 @@ SETTINGS_DOC: dict[str, tuple[str | None, str]] = {
         "fineract-hub-operational",
         "Operational events (endpoint disabled, retries exhausted).",
     ),
+    "HUB_KAFKA_SESSION_TIMEOUT_SECONDS": (
+        "10",
+        "Consumer-group session timeout: how long a crashed worker holds its partitions "
+        "before another takes them over (Faust's default is 60).",
+    ),
     "HUB_TOPIC_PARTITIONS": ("8", "Partitions of the topics the hub creates."),
     "HUB_TABLE_STORE": ("memory://", "Faust table store URL (memory:// or rocksdb://)."),
     "HUB_AVRO_SCHEMA_DIR": (
@@ -153,6 +158,7 @@ class Settings:
     events_topic: str
     dead_letter_topic: str
     operational_topic: str
+    kafka_session_timeout: float
     topic_partitions: int
     table_store: str
     avro_schema_dir: Path
@@ -301,6 +307,10 @@ class Settings:
             events_topic=get("HUB_EVENTS_TOPIC"),
             dead_letter_topic=get("HUB_DEAD_LETTER_TOPIC"),
             operational_topic=get("HUB_OPERATIONAL_TOPIC"),
+            kafka_session_timeout=_float(
+                "HUB_KAFKA_SESSION_TIMEOUT_SECONDS", get("HUB_KAFKA_SESSION_TIMEOUT_SECONDS"),
+                problems, 6, 300
+            ),
             topic_partitions=_int(
                 "HUB_TOPIC_PARTITIONS", get("HUB_TOPIC_PARTITIONS"), problems, 1, 1024
             ),
