@@ -36,32 +36,23 @@ def postgres_admin_url() -> str:
 @pytest.fixture(scope="session")
 def database_url(postgres_admin_url: str) -> Iterator[str]:
     """A fresh, uniquely named database for this test session, dropped at the end."""
-    name, url = services.create_database(postgres_admin_url)
-    try:
+    with services.scratch_database(postgres_admin_url) as url:
         yield url
-    finally:
-        services.drop_database(postgres_admin_url, name)
 
 
 @pytest.fixture(scope="module")
 def module_database_url(postgres_admin_url: str) -> Iterator[str]:
     """A database for one test module's shared worker, so modules cannot see each other's
     webhooks (a worker loads every registration in its database)."""
-    name, url = services.create_database(postgres_admin_url)
-    try:
+    with services.scratch_database(postgres_admin_url) as url:
         yield url
-    finally:
-        services.drop_database(postgres_admin_url, name)
 
 
 @pytest.fixture
 def fresh_database_url(postgres_admin_url: str) -> Iterator[str]:
     """A database for one test that runs its own workers."""
-    name, url = services.create_database(postgres_admin_url)
-    try:
+    with services.scratch_database(postgres_admin_url) as url:
         yield url
-    finally:
-        services.drop_database(postgres_admin_url, name)
 
 
 @pytest.fixture(scope="session")

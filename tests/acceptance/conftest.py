@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 
 from tests.support.receiver import Receiver
-from tests.support.worker import Worker, worker_env
+from tests.support.worker import Worker, running_worker, worker_env
 
 ADMIN_KEY = "acceptance-admin-key-0123456789"
 USER_KEY = "acceptance-user-key-0123456789"
@@ -66,12 +66,8 @@ def worker(
         avro_schema_dir=avro_schema_dir,
         HUB_API_KEYS=f"admin:{ADMIN_KEY},user:{USER_KEY}",
     )
-    running = Worker(env, tmp_path_factory.mktemp("worker")).start()
-    try:
-        running.wait_healthy_sync()
+    with running_worker(env, tmp_path_factory.mktemp("worker")) as running:
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture

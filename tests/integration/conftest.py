@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.receiver import Receiver
-from tests.support.worker import Worker, worker_env
+from tests.support.worker import Worker, running_worker, worker_env
 
 
 @pytest.fixture(scope="module")
@@ -23,12 +23,8 @@ def worker(
         database_url=module_database_url,
         avro_schema_dir=avro_schema_dir,
     )
-    running = Worker(env, tmp_path_factory.mktemp("worker")).start()
-    try:
-        running.wait_healthy_sync()
+    with running_worker(env, tmp_path_factory.mktemp("worker")) as running:
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture

@@ -20,7 +20,8 @@ import re
 import socket
 import subprocess
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -274,3 +275,13 @@ def write_fineract_fixtures(dest: Path, schema_dir: Path) -> dict[str, FixtureEv
             manifest=entry,
         )
     return events
+
+
+@contextmanager
+def scratch_database(admin_url: str) -> Iterator[str]:
+    """A uniquely named database for as long as the block runs."""
+    name, url = create_database(admin_url)
+    try:
+        yield url
+    finally:
+        drop_database(admin_url, name)

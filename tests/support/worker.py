@@ -15,6 +15,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -165,3 +167,14 @@ class Worker:
 
     def stop(self) -> None:
         self.kill(signal.SIGTERM)
+
+
+@contextmanager
+def running_worker(env: dict[str, str], workdir: Path) -> Iterator[Worker]:
+    """A started, healthy worker for the duration of the block (for module fixtures)."""
+    running = Worker(env, workdir).start()
+    try:
+        running.wait_healthy_sync()
+        yield running
+    finally:
+        running.stop()
