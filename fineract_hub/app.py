@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None) -> tuple[faust.App, Hub]:
         """Closes pools and lets in-flight attempts finish when the worker stops."""
 
         async def on_start(self) -> None:
-            diagnostics.install()
+            diagnostics.install(app)
 
         async def on_stop(self) -> None:
             await hub.stop()

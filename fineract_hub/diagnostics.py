@@ -16,9 +16,17 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
+_consumer_state: Any = None  # set by install(): a callable describing the Kafka consumer
+
+
 def dump_tasks() -> None:
     tasks = asyncio.all_tasks()
     out = io.StringIO()
+    if _consumer_state is not None:
+        try:
+            out.write(f"consumer: {_consumer_state()}\n")
+        except Exception as exc:  # diagnostics must never take the worker down
+            out.write(f"consumer: unavailable ({exc!r})\n")
     for task in sorted(tasks, key=lambda t: t.get_name()):
         out.write(f"--- {task.get_name()}\n")
         for where in _await_chain(task.get_coro()):
@@ -41,6 +49,23 @@ def _await_chain(awaitable: Any, depth: int = 40) -> list[str]:
     return chain
 
 
-def install() -> None:
+def consumer_state(app: Any) -> str:
+    """Assignment, paused partitions and fetch positions of the worker's Kafka consumer."""
+    consumer = app.consumer._thread._ensure_consumer()
+    assigned = sorted(consumer.assignment(), key=str)
+    paused = sorted(consumer.paused(), key=str)
+    state = consumer._fetcher._subscriptions.subscription.assignment
+    positions = {
+        f"{tp.topic}[{tp.partition}]": state.state_value(tp).position
+        if state.state_value(tp) is not None else None
+        for tp in assigned
+    }
+    return f"assigned={len(assigned)} paused={[str(t) for t in paused]} positions={positions}"
+
+
+def install(app: Any = None) -> None:
+    global _consumer_state
+    if app is not None:
+        _consumer_state = lambda: consumer_state(app)  # noqa: E731
     with contextlib.suppress(NotImplementedError, RuntimeError):  # no loop / platform
         asyncio.get_running_loop().add_signal_handler(signal.SIGUSR2, dump_tasks)
