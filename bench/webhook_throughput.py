@@ -115,11 +115,8 @@ def main() -> None:
     bootstrap = services.kafka_bootstrap()
     services.require_kafka(bootstrap)
     admin = services.postgres_admin_url()
-    db_name, db_url = services.create_database(admin)
-    try:
+    with services.scratch_database(admin) as db_url:
         asyncio.run(run(args, bootstrap, db_url))
-    finally:
-        services.drop_database(admin, db_name)
 
 
 async def run(args: argparse.Namespace, bootstrap: str, db_url: str) -> None:

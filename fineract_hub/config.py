@@ -12,7 +12,7 @@ import difflib
 import ipaddress
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from fineract_hub.errors import ConfigError
@@ -185,7 +185,6 @@ class Settings:
     event_loop: str
     log_level: str
     log_format: str
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def kafka_broker_url(self) -> str:

@@ -112,6 +112,7 @@ class Hub:
                 self.secret_box,
                 self.emit,
                 self.kick_scheduler,
+                self.address_policy,
             )
             self._started = True
         return self

@@ -109,9 +109,6 @@ class Dispatcher:
     def queued(self, webhook_id: str) -> int:
         return self._queued.get(webhook_id, 0)
 
-    def has_room(self, webhook_id: str) -> bool:
-        return self._queued.get(webhook_id, 0) < self.endpoint_queue_limit
-
     async def wait_for_room(self) -> None:
         """Global back-pressure for the fan-out agent: don't read more than we can send."""
         while len(self._tasks) >= self.max_held:

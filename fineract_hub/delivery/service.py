@@ -114,6 +114,7 @@ class WebhookService:
         secret_box: SecretBox,
         emit: Emit,
         kick_scheduler: Callable[[], None],
+        address_policy: AddressPolicy,
     ) -> None:
         self.settings = settings
         self.webhooks = webhooks
@@ -123,7 +124,7 @@ class WebhookService:
         self.secret_box = secret_box
         self.emit = emit
         self.kick_scheduler = kick_scheduler
-        self.address_policy = AddressPolicy(settings.ssrf_allowlist, settings.webhook_https_only)
+        self.address_policy = address_policy
 
     # -- validation ----------------------------------------------------------------------------
     async def _validated(self, raw: dict[str, Any], *, partial: bool) -> dict[str, Any]:

@@ -7,7 +7,7 @@ type; the mapping lives here, once.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 CONTENT_TYPES: dict[str, str] = {
@@ -57,11 +57,14 @@ class Webhook:
     previous_secret_enc: str | None = None
     previous_secret_expires_at: float | None = None  # epoch seconds
     version: int = 1
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_table(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_table(cls, raw: dict[str, Any]) -> Webhook:
-        return cls(**raw)
+        # Table values written by an older version may carry fields this one no longer has.
+        return cls(**{k: v for k, v in raw.items() if k in _FIELDS})
+
+
+_FIELDS = frozenset(f.name for f in fields(Webhook))

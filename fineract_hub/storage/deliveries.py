@@ -8,7 +8,7 @@ every delivery's terminal state with the same SQL.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,7 +17,6 @@ import asyncpg
 
 from fineract_hub.errors import NotFound
 
-TERMINAL = ("success", "exhausted", "render_error", "endpoint_disabled")
 REPLAYABLE = ("exhausted", "render_error", "endpoint_disabled")
 
 
@@ -324,7 +323,3 @@ class DeliveryStore:
             )
         return int(attempts.split()[-1]), int(deliveries.split()[-1])
 
-
-def chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

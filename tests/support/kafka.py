@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from typing import Any
@@ -47,6 +46,3 @@ async def read_json(
 ) -> list[dict[str, Any]]:
     return [json.loads(v) for _, v in await read_topic(bootstrap, topic, count, timeout)]
 
-
-async def settle(seconds: float) -> None:
-    await asyncio.sleep(seconds)
