@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import io
 import logging
 import signal
@@ -45,7 +46,16 @@ def _await_chain(awaitable: Any, depth: int = 40) -> list[str]:
             chain.append(f"{frame.f_code.co_filename}:{frame.f_lineno} {frame.f_code.co_name}")
         else:
             chain.append(repr(current)[:200])
-        current = getattr(current, "cr_await", None) or getattr(current, "ag_await", None)
+        if frame is None:
+            # coroutine_wrapper / async_generator_asend hide the coroutine they drive; the
+            # garbage collector still knows it (an agent's body sits behind one of these).
+            current = next(
+                (r for r in gc.get_referents(current)
+                 if hasattr(r, "cr_frame") or hasattr(r, "ag_frame")),
+                None,
+            )
+        else:
+            current = getattr(current, "cr_await", None) or getattr(current, "ag_await", None)
     return chain
 
 
@@ -60,7 +70,16 @@ def consumer_state(app: Any) -> str:
         if state.state_value(tp) is not None else None
         for tp in assigned
     }
-    return f"assigned={len(assigned)} paused={[str(t) for t in paused]} positions={positions}"
+    faust_consumer = app.consumer
+    read = {f"{tp.topic}[{tp.partition}]": o for tp, o in faust_consumer._read_offset.items()}
+    committed = {
+        f"{tp.topic}[{tp.partition}]": o for tp, o in faust_consumer._committed_offset.items()
+    }
+    return (
+        f"assigned={len(assigned)} paused={[str(t) for t in paused]} positions={positions} "
+        f"read_offsets={read} committed={committed} "
+        f"unacked={len(faust_consumer._unacked_messages)}"
+    )
 
 
 def install(app: Any = None) -> None:

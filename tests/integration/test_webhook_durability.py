@@ -83,9 +83,12 @@ async def test_kill_9_under_load_loses_no_event(own_env, receiver, kafka_bootstr
         ):
             await asyncio.sleep(0.5)
         missing = expected - await _received_ids(receiver, "/crash")
+        if missing and second.proc is not None:
+            second.proc.send_signal(signal.SIGUSR2)  # the worker logs its tasks and offsets
+            await asyncio.sleep(1.0)
         assert not missing, (
             f"{len(missing)} events lost after kill -9 "
-            f"({delivered_before_crash} delivered before the crash)"
+            f"({delivered_before_crash} delivered before the crash)\n" + second.log_tail(400)
         )
         # Redelivered duplicates carry the same webhook-id, so receivers can drop them.
         by_event: dict[str, set[str]] = {}
