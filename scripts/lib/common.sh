@@ -86,7 +86,7 @@ HUB_ENCRYPTION_KEY='${encryption_key}'
 HUB_API_KEYS='admin:${admin_key}'
 HUB_SSRF_ALLOWLIST='127.0.0.0/8'
 HUB_KAFKA_BOOTSTRAP='${HUB_KAFKA_BOOTSTRAP:-127.0.0.1:19092}'
-HUB_DATABASE_URL='postgresql://fineract_hub:fineract_hub@127.0.0.1:5432/fineract_hub'
+HUB_DATABASE_URL='postgresql://fineract_hub:fineract_hub@127.0.0.1:5432/fineract_hub?sslmode=disable'
 HUB_LOG_FORMAT='text'
 ENV
   )

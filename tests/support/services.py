@@ -5,7 +5,7 @@ how to start it. Defaults match scripts/services; environment variables override
 
 - ``HUB_KAFKA_BOOTSTRAP``      Kafka bootstrap servers (default ``127.0.0.1:19092``)
 - ``HUB_POSTGRES_ADMIN_URL``   a role allowed to CREATE/DROP DATABASE
-  (default ``postgresql://fineract_hub:fineract_hub@127.0.0.1:5432/postgres``)
+  (default ``postgresql://fineract_hub:fineract_hub@127.0.0.1:5432/postgres?sslmode=disable``)
 - ``HUB_RABBITMQ_URL``         AMQP URL (default ``amqp://guest:guest@127.0.0.1:5672/``)
 - ``HUB_AVRO_SCHEMA_DIR``      Fineract .avsc folder
   (default ``<repo>/../shared/fineract-avro-schemas``)
@@ -33,7 +33,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 START_HINT = "start it with `scripts/services start {name}` (scripts/test does this for you)"
 
 DEFAULT_KAFKA_BOOTSTRAP = "127.0.0.1:19092"
-DEFAULT_POSTGRES_ADMIN_URL = "postgresql://fineract_hub:fineract_hub@127.0.0.1:5432/postgres"
+DEFAULT_POSTGRES_ADMIN_URL = (
+    "postgresql://fineract_hub:fineract_hub@127.0.0.1:5432/postgres?sslmode=disable"
+)
 DEFAULT_RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/"
 
 

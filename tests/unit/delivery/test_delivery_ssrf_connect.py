@@ -14,13 +14,16 @@ import pytest
 from aiohttp import web
 from aiohttp.abc import AbstractResolver
 
+from fineract_hub.delivery.attempt import send_attempt
+from fineract_hub.delivery.outcome import OutcomeKind
 from fineract_hub.delivery.ssrf import (
     AddressPolicy,
     BlockedDestination,
-    RedirectRefused,
     build_session,
     guarded_connector,
 )
+from fineract_hub.models.events import CanonicalEvent
+from fineract_hub.models.webhooks import Webhook
 
 LOOPBACK_ALLOWED = AddressPolicy(
     allowlist=[ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128")]
@@ -151,11 +154,21 @@ async def test_redirect_response_is_returned_not_followed(server: Server) -> Non
     assert server.hits == ["/bounce"]
 
 
-async def test_guarded_session_refuses_to_follow_a_redirect_if_asked_to(server: Server) -> None:
+async def test_a_delivery_attempt_never_follows_a_redirect(server: Server) -> None:
+    webhook = Webhook(
+        id="wh_1", name="bounce", event_type="client.created",
+        url=f"http://127.0.0.1:{server.port}/bounce", http_method="POST",
+        content_type="application/json", headers={}, payload_template=None, is_active=True,
+        retry_count=None, retry_interval=None, timeout=5, ordered=False, secret_enc="unused",
+    )
+    event = CanonicalEvent(
+        id="e1", type="client.created", fineract_type=None, category=None, tenant=None,
+        created_at="2026-01-01T00:00:00Z", business_date=None, aggregate_id=1, data={},
+    )
     async with build_session(LOOPBACK_ALLOWED, timeout=5) as session:
-        with pytest.raises(RedirectRefused, match="302"):
-            async with session.post(f"http://127.0.0.1:{server.port}/bounce", data=b"{}"):
-                pass
+        result = await send_attempt(session, webhook, event, "msg_1", [b"k" * 32], 1 << 20)
+    assert result.status == 302
+    assert result.kind is OutcomeKind.FAILURE
     assert server.hits == ["/bounce"]
 
 
