@@ -9,6 +9,7 @@ levels of single-object Avro, the "nocategory" placeholder in bulk items and the
 from __future__ import annotations
 
 import base64
+import math
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -57,14 +58,18 @@ def _identifier(value: str, field: str) -> str:
     return value
 
 
-def _base64_bytes(value: Any) -> Any:
-    """Make a decoded datum JSON-safe: bytes become base64 text; Decimals stay exact."""
+def _json_safe(value: Any) -> Any:
+    """Make a decoded datum JSON-safe: bytes become base64 text; Decimals stay exact; a
+    non-finite double (no JSON form) is refused rather than silently turned into null."""
     if isinstance(value, bytes):
         return base64.b64encode(value).decode("ascii")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise DecodeError("malformed", f"payload holds a non-finite number ({value}), which JSON "
+                          "cannot carry")
     if isinstance(value, dict):
-        return {key: _base64_bytes(item) for key, item in value.items()}
+        return {key: _json_safe(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [_base64_bytes(item) for item in value]
+        return [_json_safe(item) for item in value]
     return value
 
 
@@ -117,7 +122,7 @@ class FineractDecoder:
 
     def _payload(self, data: bytes, dataschema: str) -> dict[str, Any]:
         schema, datum = self._decoder.decode_payload_with_schema(data, dataschema)
-        return _base64_bytes(datum) if schema.has_raw_bytes else datum
+        return _json_safe(datum) if schema.has_raw_bytes or schema.has_floats else datum
 
     def _item_payload(self, item: dict[str, Any], count: int, envelope: Envelope) -> dict[str, Any]:
         try:

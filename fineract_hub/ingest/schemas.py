@@ -191,40 +191,41 @@ def _pcf(
         _pcf(kind, named, namespace, seen, out)
 
 
-def _has_raw_bytes(
-    schema: Any, named: Mapping[str, Any], namespace: str | None, seen: set[str]
+def _may_hold(
+    schema: Any, named: Mapping[str, Any], namespace: str | None, seen: set[str], kind: str
 ) -> bool:
-    """Whether a decoded datum can contain ``bytes`` values (plain bytes/fixed, not decimals)."""
+    """Whether a decoded datum can contain values of ``kind``: ``bytes`` (plain bytes/fixed, not
+    decimals) or ``float`` (Avro float/double)."""
     if isinstance(schema, str):
-        if schema in ("bytes",):
-            return True
         if schema in _PRIMITIVES:
-            return False
+            return (kind == "bytes" and schema == "bytes") or (
+                kind == "float" and schema in ("float", "double")
+            )
         full = _fullname(schema, namespace)
         if full in seen:
             return False
-        return _has_raw_bytes(named[full], named, full.rpartition(".")[0] or None, seen)
+        return _may_hold(named[full], named, full.rpartition(".")[0] or None, seen, kind)
     if isinstance(schema, list):
-        return any(_has_raw_bytes(b, named, namespace, seen) for b in schema)
-    kind = schema["type"]
-    if kind in _NAMED:
+        return any(_may_hold(b, named, namespace, seen, kind) for b in schema)
+    avro_type = schema["type"]
+    if avro_type in _NAMED:
         full = _fullname(schema["name"], schema.get("namespace", namespace))
         if full in seen:
             return False
         seen.add(full)
-        if kind == "fixed":
-            return schema.get("logicalType") != "decimal"
+        if avro_type == "fixed":
+            return kind == "bytes" and schema.get("logicalType") != "decimal"
         inner_ns = full.rpartition(".")[0] or None
         return any(
-            _has_raw_bytes(f["type"], named, inner_ns, seen) for f in schema.get("fields", ())
+            _may_hold(f["type"], named, inner_ns, seen, kind) for f in schema.get("fields", ())
         )
-    if kind == "array":
-        return _has_raw_bytes(schema["items"], named, namespace, seen)
-    if kind == "map":
-        return _has_raw_bytes(schema["values"], named, namespace, seen)
-    if kind == "bytes":
-        return schema.get("logicalType") != "decimal"
-    return _has_raw_bytes(kind, named, namespace, seen)
+    if avro_type == "array":
+        return _may_hold(schema["items"], named, namespace, seen, kind)
+    if avro_type == "map":
+        return _may_hold(schema["values"], named, namespace, seen, kind)
+    if avro_type == "bytes":
+        return kind == "bytes" and schema.get("logicalType") != "decimal"
+    return _may_hold(avro_type, named, namespace, seen, kind)
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +242,8 @@ class LoadedSchema:
     parsed: Any
     #: Whether decoded values may hold raw ``bytes`` (JSON output then needs base64).
     has_raw_bytes: bool
+    #: Whether decoded values may hold floats (NaN/Infinity have no JSON form: checked).
+    has_floats: bool = False
 
     @property
     def fingerprint_hex(self) -> str:
@@ -320,7 +323,8 @@ class SchemaRegistry:
                     canonical_form=pcf,
                     fingerprint=crc64_avro(pcf.encode()).to_bytes(8, "little"),
                     parsed=parsed,
-                    has_raw_bytes=_has_raw_bytes(schema, named, None, set()),
+                    has_raw_bytes=_may_hold(schema, named, None, set(), "bytes"),
+                    has_floats=_may_hold(schema, named, None, set(), "float"),
                 )
             )
         return cls(loaded, folder)

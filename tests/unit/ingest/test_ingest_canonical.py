@@ -312,6 +312,30 @@ def test_raw_bytes_fields_become_base64_text(tmp_path: Path) -> None:
     assert jsonexact.dumps(event.data) == '{"blob":"AP9oaQ==","amount":1.50000000}'
 
 
+@pytest.mark.parametrize("number", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_doubles_are_refused_as_malformed(tmp_path: Path, number: float) -> None:
+    shutil.copy(ae.schema_dir() / "MessageV1.avsc", tmp_path / "MessageV1.avsc")
+    (tmp_path / "Rate.avsc").write_text(
+        json.dumps(
+            {
+                "type": "record",
+                "name": "RateV1",
+                "namespace": "t.v1",
+                "fields": [{"name": "rate", "type": ["null", "double"], "default": None}],
+            }
+        )
+    )
+    registry = SchemaRegistry.load(tmp_path)
+    value = ae.event(registry, "FixedDepositAccountCreatedBusinessEvent", "FixedDeposit",
+                     "t.v1.RateV1", {"rate": number})
+
+    with pytest.raises(DecodeError) as excinfo:
+        FineractDecoder(registry).to_canonical(None, value)
+
+    assert excinfo.value.code == "malformed"
+    assert "non-finite" in str(excinfo.value)
+
+
 def test_control_characters_in_ids_or_types_are_refused_as_malformed():
     import pytest
 
