@@ -37,7 +37,20 @@ def main() -> None:
     except ConfigError as exc:
         print(f"fineract-hub: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    _tune_garbage_collector()
     app.main()
+
+
+def _tune_garbage_collector() -> None:
+    """Every delivery allocates a few hundred short-lived objects (request, response, futures);
+    with CPython's default thresholds the collector then keeps re-scanning the long-lived heap
+    of imported modules, Faust and aiokafka. Freezing what start-up created and collecting the
+    young generation less often buys throughput without holding garbage for long."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 100)
 
 
 if __name__ == "__main__":

@@ -271,4 +271,7 @@ def build_session(
         connector=guarded_connector(policy, **connector_kwargs),
         timeout=client_timeout,
         trust_env=False,
+        # Receivers' cookies must not travel to later deliveries, and keeping a jar costs
+        # every request a lookup.
+        cookie_jar=aiohttp.DummyCookieJar(),
     )

@@ -53,6 +53,12 @@ async def server() -> AsyncIterator[Server]:
         state.hits.append(request.path)
         return web.Response(text="ok")
 
+    async def cookie(request: web.Request) -> web.Response:
+        state.hits.append(request.headers.get("Cookie", "-"))
+        response = web.Response(text="ok")
+        response.set_cookie("session", "from-receiver")
+        return response
+
     async def bounce(request: web.Request) -> web.Response:
         state.hits.append(request.path)
         raise web.HTTPFound("/hook")
@@ -61,6 +67,7 @@ async def server() -> AsyncIterator[Server]:
     app.router.add_post("/hook", hook)
     app.router.add_get("/hook", hook)
     app.router.add_post("/bounce", bounce)
+    app.router.add_post("/cookie", cookie)
     runner = web.AppRunner(app)
     await runner.setup()
     hosts = ["127.0.0.1", "::1"] if ipv6_loopback_available() else ["127.0.0.1"]
@@ -170,6 +177,14 @@ async def test_a_delivery_attempt_never_follows_a_redirect(server: Server) -> No
     assert result.status == 302
     assert result.kind is OutcomeKind.FAILURE
     assert server.hits == ["/bounce"]
+
+
+async def test_cookies_set_by_a_receiver_are_never_sent_back(server: Server) -> None:
+    async with build_session(LOOPBACK_ALLOWED, timeout=5) as session:
+        # A host name, not an IP literal: aiohttp's default jar ignores cookies from IPs.
+        await post(session, f"http://localhost:{server.port}/cookie")
+        await post(session, f"http://localhost:{server.port}/cookie")
+    assert server.hits == ["-", "-"]
 
 
 async def test_session_ignores_proxy_environment(
