@@ -107,7 +107,8 @@ def test_payload_serialises_to_json_with_exact_decimal_digits(approved: Canonica
 def test_canonical_event_round_trips_through_its_json(approved: CanonicalEvent) -> None:
     again = CanonicalEvent.from_json(approved.to_json())
 
-    assert again.data["repaymentSchedule"]["periods"][0]["principalDue"] == Decimal("833.33333333")
+    first_period = again.payload()["repaymentSchedule"]["periods"][0]
+    assert first_period["principalDue"] == Decimal("833.33333333")
 
 
 def test_client_create_becomes_client_created(
