@@ -7,6 +7,7 @@ import json
 import shutil
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -282,22 +283,20 @@ def test_unparseable_created_at_is_malformed() -> None:
     assert excinfo.value.code == "malformed"
 
 
-def test_raw_bytes_fields_become_base64_text(tmp_path: Path) -> None:
-    shutil.copy(ae.schema_dir() / "MessageV1.avsc", tmp_path / "MessageV1.avsc")
-    (tmp_path / "Doc.avsc").write_text(
-        json.dumps(
-            {
-                "type": "record",
-                "name": "DocV1",
-                "namespace": "t.v1",
-                "fields": [
-                    {"name": "blob", "type": ["null", "bytes"], "default": None},
-                    {"name": "amount", "type": ["null", "bigdecimal"], "default": None},
-                ],
-            }
-        )
+def _registry_with_payload(folder: Path, name: str, fields: list[dict[str, Any]]) -> SchemaRegistry:
+    """Fineract's envelope plus one made-up payload schema ``t.v1.<name>``."""
+    shutil.copy(ae.schema_dir() / "MessageV1.avsc", folder / "MessageV1.avsc")
+    (folder / f"{name}.avsc").write_text(
+        json.dumps({"type": "record", "name": name, "namespace": "t.v1", "fields": fields})
     )
-    registry = SchemaRegistry.load(tmp_path)
+    return SchemaRegistry.load(folder)
+
+
+def test_raw_bytes_fields_become_base64_text(tmp_path: Path) -> None:
+    registry = _registry_with_payload(tmp_path, "DocV1", [
+        {"name": "blob", "type": ["null", "bytes"], "default": None},
+        {"name": "amount", "type": ["null", "bigdecimal"], "default": None},
+    ])
     value = ae.event(
         registry,
         "DocumentUploadedBusinessEvent",
@@ -315,18 +314,9 @@ def test_raw_bytes_fields_become_base64_text(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("number", [float("nan"), float("inf"), float("-inf")])
 def test_non_finite_doubles_are_refused_as_malformed(tmp_path: Path, number: float) -> None:
-    shutil.copy(ae.schema_dir() / "MessageV1.avsc", tmp_path / "MessageV1.avsc")
-    (tmp_path / "Rate.avsc").write_text(
-        json.dumps(
-            {
-                "type": "record",
-                "name": "RateV1",
-                "namespace": "t.v1",
-                "fields": [{"name": "rate", "type": ["null", "double"], "default": None}],
-            }
-        )
+    registry = _registry_with_payload(
+        tmp_path, "RateV1", [{"name": "rate", "type": ["null", "double"], "default": None}]
     )
-    registry = SchemaRegistry.load(tmp_path)
     value = ae.event(registry, "FixedDepositAccountCreatedBusinessEvent", "FixedDeposit",
                      "t.v1.RateV1", {"rate": number})
 
