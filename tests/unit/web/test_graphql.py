@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from fineract_hub.errors import PermissionDenied
-from fineract_hub.web import actions
-from fineract_hub.web.actions import ActionContext, ActionSpec
+from fineract_hub.web.actions import ActionSpec
 from fineract_hub.web.explorer import explorer_html
 from fineract_hub.web.graphql import execute_graphql
+from tests.support.fake_actions import Recorder, register
 
 ADMIN_KEY = "admin-key-0123456789abcdef"
 AUTH = {"authorization": f"Bearer {ADMIN_KEY}"}
@@ -28,38 +28,6 @@ mutation Register($headers: JSON) {
   }
 }
 """
-
-
-class Recorder:
-    def __init__(self, result: Any = None, error: BaseException | None = None) -> None:
-        self.result = result
-        self.error = error
-        self.calls: list[tuple[ActionContext, dict[str, Any]]] = []
-
-    async def __call__(self, ctx: ActionContext, arguments: dict[str, Any]) -> Any:
-        self.calls.append((ctx, arguments))
-        if self.error is not None:
-            raise self.error
-        return self.result
-
-
-@pytest.fixture
-def registry(monkeypatch: pytest.MonkeyPatch) -> dict[str, ActionSpec]:
-    fake: dict[str, ActionSpec] = {}
-    monkeypatch.setattr(actions, "ACTIONS", fake)
-    return fake
-
-
-def register(
-    registry: dict[str, ActionSpec],
-    name: str,
-    handler: Recorder,
-    *,
-    kind: str = "mutation",
-    roles: frozenset[str] = frozenset({"admin", "user"}),
-) -> Recorder:
-    registry[name] = ActionSpec(name=name, handler=handler, roles=roles, kind=kind)
-    return handler
 
 
 def services() -> SimpleNamespace:

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from fineract_hub.errors import NotFound
-from fineract_hub.web import actions
-from fineract_hub.web.actions import ActionContext, ActionSpec
+from fineract_hub.web.actions import ActionSpec
 from fineract_hub.web.hasura import execute_action
+from tests.support.fake_actions import Recorder, register
 
 SECRET = "s3cret-action-key-0123456789"
 
@@ -30,40 +30,6 @@ WEBHOOK = {
     "hasSecret": True,
     "createdDate": "2024-01-01T00:00:00Z",
 }
-
-
-class Recorder:
-    """A fake handler that remembers what it was called with and returns a canned value."""
-
-    def __init__(self, result: Any = None, error: BaseException | None = None) -> None:
-        self.result = result
-        self.error = error
-        self.calls: list[tuple[ActionContext, dict[str, Any]]] = []
-
-    async def __call__(self, ctx: ActionContext, arguments: dict[str, Any]) -> Any:
-        self.calls.append((ctx, arguments))
-        if self.error is not None:
-            raise self.error
-        return self.result
-
-
-@pytest.fixture
-def registry(monkeypatch: pytest.MonkeyPatch) -> dict[str, ActionSpec]:
-    fake: dict[str, ActionSpec] = {}
-    monkeypatch.setattr(actions, "ACTIONS", fake)
-    return fake
-
-
-def register(
-    registry: dict[str, ActionSpec],
-    name: str,
-    handler: Recorder,
-    *,
-    kind: str = "mutation",
-    roles: frozenset[str] = frozenset({"admin", "user"}),
-) -> Recorder:
-    registry[name] = ActionSpec(name=name, handler=handler, roles=roles, kind=kind)
-    return handler
 
 
 def services() -> SimpleNamespace:
