@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 
 from fineract_hub.errors import NotFound
+from fineract_hub.storage.where import Where
 
 REPLAYABLE = ("exhausted", "render_error", "endpoint_disabled")
 
@@ -224,36 +225,27 @@ class DeliveryStore:
         limit: int,
         offset: int,
     ) -> tuple[list[asyncpg.Record], int]:
-        where, args = [], []
-        for column, value in (
-            ("a.webhook_id", webhook_id),
-            ("a.event_id", event_id),
-            ("a.status", status),
-            ("a.is_test", is_test),
-        ):
-            if value is not None:
-                args.append(value)
-                where.append(f"{column} = ${len(args)}")
-        if since is not None:
-            args.append(since)
-            where.append(f"a.created_at >= ${len(args)}")
-        if until is not None:
-            args.append(until)
-            where.append(f"a.created_at < ${len(args)}")
-        clause = (" WHERE " + " AND ".join(where)) if where else ""
-        total = await self.pool.fetchval(
-            f"SELECT count(*) FROM hub_webhook_attempts a{clause}",  # noqa: S608 - fixed fragments
-            *args,
+        where = (
+            Where()
+            .equals("a.webhook_id", webhook_id)
+            .equals("a.event_id", event_id)
+            .equals("a.status", status)
+            .equals("a.is_test", is_test)
+            .add("a.created_at >= {}", since)
+            .add("a.created_at < {}", until)
         )
+        total = await self.pool.fetchval(
+            f"SELECT count(*) FROM hub_webhook_attempts a{where.clause}",  # noqa: S608 - fixed fragments
+            *where.args,
+        )
+        page, args = where.page(limit, offset)
         rows = await self.pool.fetch(
             "SELECT a.*, d.attempts AS delivery_attempts, e.body AS event_body"  # noqa: S608
             " FROM hub_webhook_attempts a"
             " LEFT JOIN hub_webhook_deliveries d ON d.id = a.delivery_id"
-            f" LEFT JOIN hub_events e ON e.id = a.event_id{clause}"
-            f" ORDER BY a.created_at DESC, a.id LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}",
+            f" LEFT JOIN hub_events e ON e.id = a.event_id{where.clause}"
+            f" ORDER BY a.created_at DESC, a.id{page}",
             *args,
-            limit,
-            offset,
         )
         return rows, int(total)
 

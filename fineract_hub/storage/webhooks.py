@@ -9,6 +9,7 @@ import asyncpg
 
 from fineract_hub.errors import Conflict, NotFound
 from fineract_hub.models.webhooks import Webhook
+from fineract_hub.storage.where import Where
 
 _COLUMNS = (
     "name",
@@ -115,21 +116,15 @@ class WebhookStore:
     async def list(
         self, *, event_type: str | None, is_active: bool | None, limit: int, offset: int
     ) -> tuple[list[asyncpg.Record], int]:
-        where, args = [], []
-        if event_type is not None:
-            args.append(event_type)
-            where.append(f"event_type = ${len(args)}")
-        if is_active is not None:
-            args.append(is_active)
-            where.append(f"is_active = ${len(args)}")
-        clause = (" WHERE " + " AND ".join(where)) if where else ""
-        total = await self.pool.fetchval(f"SELECT count(*) FROM hub_webhooks{clause}", *args)  # noqa: S608 - clause built from fixed fragments
+        where = Where().equals("event_type", event_type).equals("is_active", is_active)
+        total = await self.pool.fetchval(
+            f"SELECT count(*) FROM hub_webhooks{where.clause}",  # noqa: S608 - fixed fragments
+            *where.args,
+        )
+        page, args = where.page(limit, offset)
         rows = await self.pool.fetch(
-            f"SELECT * FROM hub_webhooks{clause} ORDER BY created_date DESC, id"  # noqa: S608
-            f" LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}",
+            f"SELECT * FROM hub_webhooks{where.clause} ORDER BY created_date DESC, id{page}",  # noqa: S608
             *args,
-            limit,
-            offset,
         )
         return rows, int(total)
 
