@@ -12,30 +12,68 @@ start, in ``Recovery.on_recovery_completed``:
 Steps 2 and 3 run while records still flow: table recovery opened the flow to read the changelog
 and never closed it. So records fetched during the seek are handed to the agents' queues and the
 consumer's read offsets move past them, then step 4 throws them away. Nothing fetches them
-again: a partition without a committed offset is not seeked at all, and a seeked one is re-read
-from its committed offset only after the rest of the in-flight batch has moved the read offset
-past the re-read records, which the consumer then drops as already seen. The result is either
-a partition whose committed offset never moves again (the records behind it were dropped; the
-worker looks idle) or, where nothing had been committed yet, an offset committed past records
-that were never processed.
+again: a seeked partition is re-read from its committed offset only after the rest of the
+in-flight batch has moved the read offset past the re-read records (dropped as already seen),
+and a partition without a committed offset (``None`` or 0) is not seeked at all. The result is
+either a partition whose committed offset never moves again (the worker looks idle) or, where
+nothing had been committed yet, an offset later committed past unprocessed records.
 
-Closing Faust's own gate at step 1 makes steps 2-3 safe: a record fetched meanwhile waits in
-the Conductor (``await flow_control.acquire()``) instead of entering a queue, and is delivered
-after step 4 has cleared the queues and reopened the gate. This is what Faust already does when
-it has no table to recover (the flow stays closed until after the seek). Nothing is acked
-early: the held records are delivered, processed and acked as usual.
+So at step 1, before the stream partitions are resumed:
+
+- Faust's own gate (``app.flow_control``) is closed: a record fetched during steps 2-3 waits in
+  the Conductor (``await flow_control.acquire()``) instead of entering a queue, and is delivered
+  after step 4 has cleared the queues and reopened the gate (what Faust already does when it has
+  no table to recover);
+- every stream partition is moved to its first unprocessed record before it is resumed: its
+  committed offset, or its earliest offset when nothing was committed (Faust's seek skips those;
+  ``auto_offset_reset=earliest`` starts there too), so records fetched and dropped before step 1
+  are read again rather than skipped for good.
+
+Nothing is acked early; at worst records are processed twice (at-least-once).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 import faust
 
+log = logging.getLogger(__name__)
+
 
 def hold_agent_input_during_seek(app: faust.App) -> None:
-    """Close ``app.flow_control`` when Faust starts seeking; Faust reopens it after the seek."""
+    """Connect the step-1 receiver described in the module docstring."""
 
     @app.on_rebalance_complete.connect
-    def close_agent_input(sender: Any, **kwargs: Any) -> None:
-        app.flow_control.suspend()
+    async def before_stream_partitions_resume(sender: Any, **kwargs: Any) -> None:
+        app.flow_control.suspend()  # Faust reopens it after its own seek (step 4)
+        try:
+            await reposition_stream_partitions(app)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # e.g. rebalancing again: Faust starts over, and so do we
+            log.warning("could not reposition stream partitions after a rebalance: %r", exc)
+
+
+async def reposition_stream_partitions(app: faust.App) -> dict[Any, int]:
+    """Seek assigned stream partitions to their committed offset, or the earliest without one.
+
+    Returns the partitions without a committed offset and where they were moved.
+    """
+    consumer = app.consumer
+    if app.conf.consumer_auto_offset_reset != "earliest" or not consumer.assignment():
+        return {}
+    committed = await consumer.seek_to_committed()  # seeks those with a committed offset > 0
+    changelogs = app.tables.changelog_topics
+    uncommitted = [
+        tp for tp, offset in committed.items() if not offset and tp.topic not in changelogs
+    ]
+    if not uncommitted:
+        return {}
+    earliest = await consumer.earliest_offsets(*uncommitted)
+    targets = {tp: earliest[tp] for tp in uncommitted if earliest.get(tp) is not None}
+    if targets:
+        await consumer.seek_wait(targets)
+    return targets

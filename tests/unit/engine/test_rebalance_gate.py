@@ -11,12 +11,29 @@ from __future__ import annotations
 import asyncio
 import gc
 import inspect
+import logging
+from types import SimpleNamespace
 
 import faust
+import pytest
 from faust.tables.recovery import Recovery
 from faust.transport.conductor import ConductorCompiler
+from faust.types import TP
 
-from fineract_hub.streams.rebalance import hold_agent_input_during_seek
+from fineract_hub.streams import rebalance
+from fineract_hub.streams.rebalance import (
+    hold_agent_input_during_seek,
+    reposition_stream_partitions,
+)
+
+
+@pytest.fixture(autouse=True)
+def _no_broker(monkeypatch):
+    # The gate tests have no consumer to reposition; that part is tested on its own below.
+    async def reposition(app):
+        return {}
+
+    monkeypatch.setattr(rebalance, "reposition_stream_partitions", reposition)
 
 
 def _app(name: str) -> faust.App:
@@ -83,3 +100,76 @@ def test_faust_still_signals_before_it_resumes_seeks_and_clears() -> None:
     positions = [source.index(step) for step in steps]
     assert positions == sorted(positions)
     assert "await acquire_flow_control()" in inspect.getsource(ConductorCompiler.build)
+
+
+async def test_a_failing_reposition_keeps_the_gate_closed_and_is_only_logged(
+    monkeypatch, caplog
+) -> None:
+    async def reposition(app):
+        raise RuntimeError("rebalancing again")
+
+    monkeypatch.setattr(rebalance, "reposition_stream_partitions", reposition)
+    app = _app("gate-error")
+    hold_agent_input_during_seek(app)
+    app.flow_control.resume()
+    with caplog.at_level(logging.WARNING, logger=rebalance.__name__):
+        await app.on_rebalance_complete.send()
+    assert not app.flow_control.is_active()  # Faust reopens it after its seek
+    assert "rebalancing again" in caplog.text
+
+
+class _Consumer:
+    def __init__(self, committed, earliest, assigned=True):
+        self.committed, self.earliest, self.assigned = committed, earliest, assigned
+        self.sought_committed = False
+        self.sought = None
+
+    def assignment(self):
+        return set(self.committed) if self.assigned else set()
+
+    async def seek_to_committed(self):
+        self.sought_committed = True
+        return dict(self.committed)
+
+    async def earliest_offsets(self, *tps):
+        return {tp: self.earliest[tp] for tp in tps}
+
+    async def seek_wait(self, partitions):
+        self.sought = dict(partitions)
+
+
+def _fake_app(consumer, reset="earliest"):
+    return SimpleNamespace(
+        consumer=consumer,
+        conf=SimpleNamespace(consumer_auto_offset_reset=reset),
+        tables=SimpleNamespace(changelog_topics={"app-webhooks-changelog"}),
+    )
+
+
+IN0, IN1, IN2, EV0 = (TP("in", 0), TP("in", 1), TP("in", 2), TP("events", 0))
+CHANGELOG = TP("app-webhooks-changelog", 0)
+
+
+async def test_partitions_without_a_committed_offset_go_back_to_their_earliest_offset() -> None:
+    consumer = _Consumer(
+        committed={IN0: 45, IN1: None, IN2: 0, EV0: None, CHANGELOG: None},
+        earliest={IN1: 0, IN2: 0, EV0: 7, CHANGELOG: 0},
+    )
+    moved = await reposition_stream_partitions(_fake_app(consumer))
+    assert consumer.sought_committed  # IN0 goes back to 45 (seek_to_committed does that)
+    assert consumer.sought == moved == {IN1: 0, IN2: 0, EV0: 7}  # the changelog is the table's
+
+
+async def test_nothing_moves_without_an_assignment_or_with_another_reset_policy() -> None:
+    unassigned = _Consumer(committed={IN1: None}, earliest={IN1: 0}, assigned=False)
+    assert await reposition_stream_partitions(_fake_app(unassigned)) == {}
+    assert not unassigned.sought_committed
+    latest = _Consumer(committed={IN1: None}, earliest={IN1: 0})
+    assert await reposition_stream_partitions(_fake_app(latest, reset="latest")) == {}
+    assert latest.sought is None
+
+
+async def test_all_committed_means_no_extra_seek() -> None:
+    consumer = _Consumer(committed={IN0: 45, IN1: 3}, earliest={})
+    assert await reposition_stream_partitions(_fake_app(consumer)) == {}
+    assert consumer.sought_committed and consumer.sought is None
