@@ -82,16 +82,3 @@ def unique_name(request: pytest.FixtureRequest) -> Callable[..., str]:
         return services.unique(prefix, request.node.name)
 
     return make
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked ``known_issue`` reproduce an open bug: visible as skips with the reason in
-    every run, executed when asked for with ``-m known_issue``."""
-    if "known_issue" in (config.getoption("-m") or ""):
-        return
-    for item in items:
-        marker = item.get_closest_marker("known_issue")
-        if marker is not None:
-            reason = marker.kwargs.get("reason", "open issue")
-            item.add_marker(pytest.mark.skip(reason=f"known issue: {reason} "
-                                                    "(run with -m known_issue)"))
