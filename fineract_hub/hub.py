@@ -101,6 +101,7 @@ class Hub:
                 on_disable=self._disable,
                 on_exhausted=self._exhausted,
                 on_outcomes=self._outcomes,
+                room_freed=self.scheduler_wakeup,
             )
             self.dispatcher.start()
             self.webhooks = WebhookService(

@@ -69,6 +69,7 @@ class Dispatcher:
         on_disable: Callable[[str, str], Awaitable[None]],
         on_exhausted: Callable[[DeliveryJob, AttemptResult], Awaitable[None]],
         on_outcomes: Callable[[set[str], set[str]], Awaitable[None]],
+        room_freed: asyncio.Event | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -78,6 +79,9 @@ class Dispatcher:
         self.on_disable = on_disable
         self.on_exhausted = on_exhausted
         self.on_outcomes = on_outcomes
+        #: Set when a full endpoint queue has drained to half: the scheduler may then claim the
+        #: deliveries that were left in PostgreSQL for it.
+        self.room_freed = room_freed
         self._global = asyncio.Semaphore(settings.delivery_concurrency)
         self._endpoint: dict[str, asyncio.Semaphore] = {}
         self._queued: dict[str, int] = {}
@@ -108,6 +112,11 @@ class Dispatcher:
 
     def queued(self, webhook_id: str) -> int:
         return self._queued.get(webhook_id, 0)
+
+    def saturated_endpoints(self) -> list[str]:
+        """Webhooks whose in-memory queue is full: nothing more should be taken for them."""
+        limit = self.endpoint_queue_limit
+        return [webhook_id for webhook_id, n in self._queued.items() if n >= limit]
 
     async def wait_for_room(self) -> None:
         """Global back-pressure for the fan-out agent: don't read more than we can send."""
@@ -210,6 +219,8 @@ class Dispatcher:
                 self._queued.pop(webhook_id, None)
             else:
                 self._queued[webhook_id] = left
+            if self.room_freed is not None and left == self.endpoint_queue_limit // 2:
+                self.room_freed.set()
 
     async def complete(self, job: DeliveryJob, result: AttemptResult) -> Decision:
         policy = policy_for(

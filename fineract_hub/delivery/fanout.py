@@ -24,8 +24,6 @@ from fineract_hub.storage.deliveries import DeliveryStore, NewDelivery
 
 log = logging.getLogger(__name__)
 
-OVERFLOW_DELAY = 1.0  # seconds before the scheduler picks up deliveries a busy endpoint left
-
 
 class WebhookFanout:
     def __init__(
@@ -87,13 +85,9 @@ class WebhookFanout:
                         aggregate_id=event.aggregate_id,
                         ordered=webhook.ordered,
                         status="in_flight" if inline else "pending",
-                        due_in=(
-                            self.settings.delivery_lease_seconds
-                            if inline
-                            else 0.0
-                            if webhook.ordered
-                            else OVERFLOW_DELAY
-                        ),
+                        # Left for the scheduler (ordered, or the endpoint's queue is full): due
+                        # now; the scheduler takes it once the endpoint has room again.
+                        due_in=self.settings.delivery_lease_seconds if inline else 0.0,
                     )
                 )
         return list(stored.values()), deliveries, jobs

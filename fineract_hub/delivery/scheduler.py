@@ -43,7 +43,9 @@ class RetryScheduler:
         if room <= 0:
             return 0
         claimed = await self.store.claim_due(
-            min(CLAIM_LIMIT, room), self.settings.delivery_lease_seconds
+            min(CLAIM_LIMIT, room),
+            self.settings.delivery_lease_seconds,
+            self.dispatcher.saturated_endpoints(),
         )
         closed: list[DeliveryUpdate] = []
         for row in claimed:

@@ -118,12 +118,18 @@ class DeliveryStore:
             )
         return {r["id"] for r in rows}
 
-    async def claim_due(self, limit: int, lease_seconds: float) -> list[ClaimedDelivery]:
-        """Lease due deliveries; for ordered webhooks only the oldest open one per aggregate."""
+    async def claim_due(
+        self, limit: int, lease_seconds: float, skip_webhooks: Sequence[str] = ()
+    ) -> list[ClaimedDelivery]:
+        """Lease due deliveries; for ordered webhooks only the oldest open one per aggregate.
+
+        ``skip_webhooks``: endpoints whose in-memory queue is full; their rows stay in the table
+        so that one slow endpoint's backlog cannot fill the worker and delay the others.
+        """
         rows = await self.pool.fetch(
             "WITH due AS ("
             "  SELECT d.id FROM hub_webhook_deliveries d"
-            "  WHERE d.due_at <= now()"
+            "  WHERE d.due_at <= now() AND NOT (d.webhook_id = ANY($3::text[]))"
             "    AND (NOT d.ordered OR NOT EXISTS ("
             "      SELECT 1 FROM hub_webhook_deliveries p"
             "      WHERE p.webhook_id = d.webhook_id AND p.aggregate_id = d.aggregate_id"
@@ -135,6 +141,7 @@ class DeliveryStore:
             " RETURNING d.id, d.message_id, d.webhook_id, d.attempts, d.is_test, e.body",
             limit,
             float(lease_seconds),
+            list(skip_webhooks),
         )
         return [
             ClaimedDelivery(

@@ -56,6 +56,13 @@ async def test_deliveries_not_yet_due_are_not_claimed(pool):
     assert await store.claim_due(10, 60) == []
 
 
+async def test_deliveries_of_a_saturated_endpoint_stay_unclaimed(pool):
+    store = DeliveryStore(pool)
+    await store.insert_new([("e1", "loan.approved", "{}")], [_delivery(1)])
+    assert await store.claim_due(10, 60, skip_webhooks=["wh_1"]) == []
+    assert [c.id for c in await store.claim_due(10, 60, skip_webhooks=["wh_other"])] == ["d1"]
+
+
 async def test_retention_removes_old_history_and_finished_deliveries_only(pool):
     store = DeliveryStore(pool)
     await store.insert_new([("e1", "loan.approved", "{}"), ("e2", "loan.approved", "{}")],
