@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
@@ -36,6 +37,35 @@ async def read_topic(
     if len(records) < count:
         raise AssertionError(f"read {len(records)} of {count} records from {topic} in {timeout}s")
     return records
+
+
+async def find_json(
+    bootstrap: str,
+    topic: str,
+    wanted: Callable[[dict[str, Any]], bool],
+    timeout: float = 30.0,
+) -> dict[str, Any]:
+    """The first JSON record in ``topic`` that ``wanted`` accepts, whatever else is there (a
+    topic shared by a module's tests holds other tests' records, in any partition order)."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+        enable_auto_commit=False, group_id=None,
+    )
+    await consumer.start()
+    seen = 0
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            for messages in batch.values():
+                for message in messages:
+                    seen += 1
+                    record = json.loads(message.value)
+                    if wanted(record):
+                        return record
+    finally:
+        await consumer.stop()
+    raise AssertionError(f"no wanted record among the {seen} read from {topic} in {timeout}s")
 
 
 async def read_json(
