@@ -66,9 +66,12 @@ class WebhookFanout:
                 if mid in planned:  # the same event twice in one batch (Fineract re-sent it)
                     continue
                 planned.add(mid)
+                # New events may fill only half an endpoint's queue; the other half is the
+                # scheduler's, for deliveries left in PostgreSQL earlier. Otherwise a busy
+                # endpoint kept full by new events would never take its older backlog.
                 room = budget.setdefault(
                     webhook.id,
-                    self.dispatcher.endpoint_queue_limit
+                    self.dispatcher.endpoint_queue_limit // 2
                     - self.dispatcher.queued(webhook.id),
                 )
                 inline = not webhook.ordered and room > 0

@@ -21,6 +21,9 @@ from fineract_hub.storage.deliveries import DeliveryStore, DeliveryUpdate
 log = logging.getLogger(__name__)
 
 CLAIM_LIMIT = 500
+#: Shortest pause between passes that found less than a full batch: a busy endpoint's spills
+#: and drains wake the scheduler often, and each pass is an index scan in PostgreSQL.
+MIN_PASS_INTERVAL = 0.05
 
 
 class RetryScheduler:
@@ -89,4 +92,5 @@ class RetryScheduler:
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wakeup.wait(), self.settings.scheduler_interval_seconds)
+            await asyncio.sleep(MIN_PASS_INTERVAL)
             self.wakeup.clear()

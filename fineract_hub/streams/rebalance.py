@@ -42,6 +42,8 @@ import faust
 
 log = logging.getLogger(__name__)
 
+REPOSITION_TIMEOUT_SECONDS = 30.0
+
 
 def hold_agent_input_during_seek(app: faust.App) -> None:
     """Connect the step-1 receiver described in the module docstring."""
@@ -50,7 +52,11 @@ def hold_agent_input_during_seek(app: faust.App) -> None:
     async def before_stream_partitions_resume(sender: Any, **kwargs: Any) -> None:
         app.flow_control.suspend()  # Faust reopens it after its own seek (step 4)
         try:
-            await reposition_stream_partitions(app)
+            # aiokafka retries a committed-offset fetch for as long as the coordinator is
+            # unavailable; Faust's own seek gives up after the broker request timeout, so do we.
+            await asyncio.wait_for(
+                reposition_stream_partitions(app), timeout=REPOSITION_TIMEOUT_SECONDS
+            )
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # e.g. rebalancing again: Faust starts over, and so do we
@@ -67,8 +73,11 @@ async def reposition_stream_partitions(app: faust.App) -> dict[Any, int]:
         return {}
     committed = await consumer.seek_to_committed()  # seeks those with a committed offset > 0
     changelogs = app.tables.changelog_topics
+    acked_topic = app.topics.acks_enabled_for
     uncommitted = [
-        tp for tp, offset in committed.items() if not offset and tp.topic not in changelogs
+        tp
+        for tp, offset in committed.items()
+        if not offset and tp.topic not in changelogs and acked_topic(tp.topic)
     ]
     if not uncommitted:
         return {}

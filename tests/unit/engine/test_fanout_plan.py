@@ -24,7 +24,7 @@ def _event(event_id: str, event_type="loan.approved", aggregate=42) -> Canonical
 
 
 class _Dispatcher:
-    endpoint_queue_limit = 2
+    endpoint_queue_limit = 4
 
     def queued(self, webhook_id: str) -> int:
         return 0
@@ -65,7 +65,9 @@ def test_ordered_webhooks_are_left_to_the_scheduler():
     assert deliveries[0].status == "pending" and jobs == {}
 
 
-def test_beyond_an_endpoints_queue_limit_deliveries_wait_in_the_database():
+def test_new_events_take_half_an_endpoints_queue_and_the_rest_wait_in_the_database():
+    # The other half is the scheduler's, so deliveries left in the database earlier are not
+    # starved by a steady stream of new ones.
     fanout = _fanout(_webhook("a", "loan.approved"))
     _, deliveries, jobs = fanout.plan([_event(f"e{i}") for i in range(5)])
     assert [d.status for d in deliveries] == ["in_flight"] * 2 + ["pending"] * 3

@@ -143,21 +143,24 @@ def _fake_app(consumer, reset="earliest"):
         consumer=consumer,
         conf=SimpleNamespace(consumer_auto_offset_reset=reset),
         tables=SimpleNamespace(changelog_topics={"app-webhooks-changelog"}),
+        topics=SimpleNamespace(acks_enabled_for=lambda topic: topic != "app-__assignor-__leader"),
     )
 
 
 IN0, IN1, IN2, EV0 = (TP("in", 0), TP("in", 1), TP("in", 2), TP("events", 0))
 CHANGELOG = TP("app-webhooks-changelog", 0)
+LEADER = TP("app-__assignor-__leader", 0)  # Faust's own topic, consumed without acks
 
 
 async def test_partitions_without_a_committed_offset_go_back_to_their_earliest_offset() -> None:
     consumer = _Consumer(
-        committed={IN0: 45, IN1: None, IN2: 0, EV0: None, CHANGELOG: None},
-        earliest={IN1: 0, IN2: 0, EV0: 7, CHANGELOG: 0},
+        committed={IN0: 45, IN1: None, IN2: 0, EV0: None, CHANGELOG: None, LEADER: None},
+        earliest={IN1: 0, IN2: 0, EV0: 7, CHANGELOG: 0, LEADER: 0},
     )
     moved = await reposition_stream_partitions(_fake_app(consumer))
     assert consumer.sought_committed  # IN0 goes back to 45 (seek_to_committed does that)
-    assert consumer.sought == moved == {IN1: 0, IN2: 0, EV0: 7}  # the changelog is the table's
+    # the changelog is the table's; topics without acks are not ours to rewind
+    assert consumer.sought == moved == {IN1: 0, IN2: 0, EV0: 7}
 
 
 async def test_nothing_moves_without_an_assignment_or_with_another_reset_policy() -> None:
