@@ -110,6 +110,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--workers", type=int, default=1, help="worker processes (scale-out)")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="HUB_NAME=VALUE",
+        help="extra worker setting, e.g. --set HUB_ENDPOINT_CONCURRENCY=128 (repeatable)",
+    )
     args = parser.parse_args()
 
     bootstrap = services.kafka_bootstrap()
@@ -143,6 +147,7 @@ async def run(args: argparse.Namespace, bootstrap: str, db_url: str) -> None:
             avro_schema_dir=services.avro_schema_dir(),
             HUB_LOG_FORMAT="json",
             HUB_LOG_LEVEL="WARNING",
+            **dict(item.split("=", 1) for item in args.set),
         )
         workdir = Path(tempfile.mkdtemp(prefix="hub-bench-"))
         workers = [Worker(env, workdir).start()]
