@@ -18,6 +18,7 @@ import faust
 
 from fineract_hub.config import Settings
 from fineract_hub.delivery.dispatcher import DeliveryJob, Dispatcher
+from fineract_hub.delivery.fanout import WebhookFanout
 from fineract_hub.delivery.registry import WebhookRegistry, registry_table
 from fineract_hub.delivery.secrets import SecretBox
 from fineract_hub.delivery.service import WebhookService
@@ -27,9 +28,12 @@ from fineract_hub.ingest.canonical import FineractDecoder
 from fineract_hub.ingest.schemas import SchemaLoadError, SchemaRegistry
 from fineract_hub.metrics import Metrics
 from fineract_hub.models import jsonexact
+from fineract_hub.models.events import CanonicalEvent
 from fineract_hub.storage.db import create_pool, migrate
 from fineract_hub.storage.deliveries import DeliveryStore
 from fineract_hub.storage.webhooks import WebhookStore, row_to_webhook
+from fineract_hub.streams.ingest import dead_letter, send_until_accepted
+from fineract_hub.streams.sinks import Sinks
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +82,7 @@ class Hub:
         self.delivery_store: DeliveryStore
         self.dispatcher: Dispatcher
         self.webhooks: WebhookService
+        self.sinks: Sinks
 
     async def started(self) -> Hub:
         if self._started:
@@ -115,6 +120,18 @@ class Hub:
                 self.kick_scheduler,
                 self.address_policy,
             )
+            fanout = WebhookFanout(
+                self.settings,
+                self.registry,
+                self.delivery_store,
+                self.dispatcher,
+                self.metrics,
+                self.scheduler_wakeup,
+                dead_letter=lambda event, reason: self.dead_letter_event(
+                    "not_storable", reason, event
+                ),
+            )
+            self.sinks = Sinks([fanout], self.dead_letter_event)
             self._started = True
         return self
 
@@ -125,6 +142,14 @@ class Hub:
         changed = self.registry.reconcile(row_to_webhook(r) for r in rows)
         log.info("webhook registry reconciled", extra={"webhooks": len(rows), "changed": changed})
         self.ready.set()
+
+    async def dead_letter_event(self, code: str, reason: str, event: CanonicalEvent) -> None:
+        """A canonical event a sink could not take: kept, with the reason, for an operator."""
+        self.metrics.dead_letters.labels(reason=code).inc()
+        letter = dead_letter(
+            code, reason, None, event.to_json(), {"topic": self.settings.events_topic}
+        )
+        await send_until_accepted(self.topics.dead_letters, None, letter, "dead letter")
 
     def kick_scheduler(self) -> None:
         self.scheduler_wakeup.set()

@@ -1,4 +1,9 @@
-"""Agent: Fineract's external-events topic → canonical events (or dead letters)."""
+"""Agent: Fineract's external-events topic → canonical events → the sinks (webhooks).
+
+Per batch, in this order, before the batch is acked: canonical events (or dead letters) are
+accepted by Kafka, then every sink has made them durable (webhook deliveries in PostgreSQL).
+A crash anywhere in between means the batch is read again: at-least-once, with stable ids.
+"""
 
 from __future__ import annotations
 
@@ -23,9 +28,12 @@ def register(app: faust.App, hub: Hub) -> None:
 
     @app.agent(hub.topics.fineract, name="fineract-ingest")
     async def ingest(stream: faust.StreamT) -> None:
-        # A batch is acked when the body returns, after Kafka accepted everything it produced.
+        # Matching before the registry is reconciled with PostgreSQL would treat events for
+        # existing webhooks as unmatched.
+        await hub.started()
+        await hub.ready.wait()
         async for events in stream.take_events(INGEST_BATCH, within=INGEST_WINDOW):
-            await handler.handle_batch(
+            canonical = await handler.handle_batch(
                 [
                     (
                         e.key,
@@ -39,3 +47,4 @@ def register(app: faust.App, hub: Hub) -> None:
                     for e in events
                 ]
             )
+            await hub.sinks.handle(canonical)

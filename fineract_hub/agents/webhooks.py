@@ -1,4 +1,9 @@
-"""Agents and tasks of the webhook capability: fan-out, retry scheduler, maintenance."""
+"""Tasks of the webhook capability: registry reconciliation, retry scheduler, maintenance.
+
+New events reach webhooks through the ingest agent's sinks (``streams/sinks.py``); what is left
+for later (retries, busy or ordered endpoints, expired leases) the scheduler takes from
+PostgreSQL.
+"""
 
 from __future__ import annotations
 
@@ -8,59 +13,16 @@ import time
 
 import faust
 
-from fineract_hub.delivery.fanout import WebhookFanout
 from fineract_hub.delivery.scheduler import RetryScheduler
 from fineract_hub.hub import Hub
-from fineract_hub.models.events import CanonicalEvent
-from fineract_hub.streams.ingest import dead_letter, send_until_accepted
 
 log = logging.getLogger(__name__)
 
-FANOUT_BATCH = 500
-FANOUT_WINDOW = 0.02  # seconds: small batches at low rates, large ones under load
 MAINTENANCE_SECONDS = 30.0
 RETENTION_SECONDS = 3600.0
 
 
 def register(app: faust.App, hub: Hub) -> None:
-    @app.agent(hub.topics.events, name="webhook-fanout")
-    async def fanout(stream: faust.StreamT) -> None:
-        await hub.started()
-        await hub.ready.wait()
-        handler = WebhookFanout(
-            hub.settings,
-            hub.registry,
-            hub.delivery_store,
-            hub.dispatcher,
-            hub.metrics,
-            hub.scheduler_wakeup,
-            dead_letter=lambda raw, reason: send_until_accepted(
-                hub.topics.dead_letters, None,
-                dead_letter("not_storable", reason, None, raw,
-                            {"topic": hub.settings.events_topic}),
-                "dead letter"),
-        )
-        async for values in stream.take(FANOUT_BATCH, within=FANOUT_WINDOW):
-            events = []
-            for raw in values:
-                try:
-                    events.append(CanonicalEvent.from_json(raw))
-                except Exception as exc:
-                    hub.metrics.dead_letters.labels(reason="bad_canonical_event").inc()
-                    await send_until_accepted(
-                        hub.topics.dead_letters,
-                        None,
-                        dead_letter(
-                            "bad_canonical_event",
-                            f"{type(exc).__name__}: {exc}",
-                            None,
-                            raw,
-                            {"topic": hub.settings.events_topic},
-                        ),
-                        "dead letter",
-                    )
-            await handler.handle(events)
-
     @app.task
     async def reconcile_registry() -> None:
         delay = 1.0

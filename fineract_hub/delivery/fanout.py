@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 
 class WebhookFanout:
+    name = "webhooks"
+
     def __init__(
         self,
         settings: Settings,
@@ -34,7 +36,7 @@ class WebhookFanout:
         dispatcher: Dispatcher,
         metrics: Metrics,
         kick_scheduler: asyncio.Event,
-        dead_letter: Callable[[bytes, str], Awaitable[None]] | None = None,
+        dead_letter: Callable[[CanonicalEvent, str], Awaitable[None]] | None = None,
     ) -> None:
         self.settings = settings
         self.registry = registry
@@ -99,7 +101,7 @@ class WebhookFanout:
         stored, deliveries, jobs = self.plan(events)
         if not deliveries:
             return 0
-        inserted = await self._insert_until_stored(stored, deliveries)
+        inserted = await self._insert_until_stored(stored, deliveries, events)
         self.metrics.deliveries_created.inc(len(inserted))
         self.metrics.duplicates.inc(len(deliveries) - len(inserted))
         for delivery in deliveries:
@@ -115,7 +117,10 @@ class WebhookFanout:
         return len(inserted)
 
     async def _insert_until_stored(
-        self, stored: list[tuple[str, str, str]], deliveries: list[NewDelivery]
+        self,
+        stored: list[tuple[str, str, str]],
+        deliveries: list[NewDelivery],
+        events: Sequence[CanonicalEvent],
     ) -> set[str]:
         delay = 0.2
         while True:
@@ -126,22 +131,27 @@ class WebhookFanout:
             except asyncpg.DataError:
                 # The rows themselves are refused (not an outage): retrying the batch would
                 # block this partition forever. Store event by event; dead-letter the bad ones.
-                return await self._insert_each(stored, deliveries)
+                return await self._insert_each(stored, deliveries, events)
             except Exception as exc:
                 # Without the rows we must not ack the batch: wait for the database.
                 log.error("could not store deliveries (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
 
-    async def _insert_each(self, stored: list[tuple[str, str, str]],
-                           deliveries: list[NewDelivery]) -> set[str]:
+    async def _insert_each(
+        self,
+        stored: list[tuple[str, str, str]],
+        deliveries: list[NewDelivery],
+        events: Sequence[CanonicalEvent],
+    ) -> set[str]:
+        by_id = {event.id: event for event in events}
         inserted: set[str] = set()
-        for event in stored:
-            mine = [d for d in deliveries if d.event_id == event[0]]
+        for row in stored:
+            mine = [d for d in deliveries if d.event_id == row[0]]
             try:
-                inserted |= await self.store.insert_new([event], mine)
+                inserted |= await self.store.insert_new([row], mine)
             except asyncpg.DataError as exc:
                 log.error("event refused by PostgreSQL, dead-lettering it: %s", exc)
                 if self.dead_letter is not None:
-                    await self.dead_letter(event[2].encode(), f"not storable: {exc}")
+                    await self.dead_letter(by_id[row[0]], f"not storable: {exc}")
         return inserted

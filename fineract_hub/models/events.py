@@ -37,8 +37,8 @@ class CanonicalEvent:
     source: str = "fineract"
     #: Fineract envelope fields kept for traceability (message id, source, dataschema, bulk id).
     meta: dict[str, Any] = field(default_factory=dict)
-    #: The exact JSON this event was read from, when it was: re-serialising the same event at
-    #: every hop (store, default body) costs more than the rest of the fan-out.
+    #: The exact JSON this event was read from or first written as: re-serialising the same
+    #: event at every step (topic, store, default body) costs more than the rest of the fan-out.
     raw: bytes | None = field(default=None, compare=False, repr=False)
 
     def payload(self) -> dict[str, Any]:
@@ -87,9 +87,11 @@ class CanonicalEvent:
         }
 
     def to_json(self) -> bytes:
-        if self.raw is not None:
-            return self.raw
-        return jsonexact.dumpb(self.to_dict())
+        """The exact JSON, written once: the topic, the store and the default body share it."""
+        if self.raw is None:
+            object.__setattr__(self, "raw", jsonexact.dumpb(self.to_dict()))
+        assert self.raw is not None
+        return self.raw
 
     @classmethod
     def from_dict(

@@ -17,6 +17,7 @@ from fineract_hub.ingest.canonical import FineractDecoder
 from fineract_hub.ingest.decode import DecodeError
 from fineract_hub.metrics import Metrics
 from fineract_hub.models import jsonexact
+from fineract_hub.models.events import CanonicalEvent
 from fineract_hub.streams.publish import Outgoing, Publisher
 
 log = logging.getLogger(__name__)
@@ -62,38 +63,43 @@ class IngestHandler:
 
     def convert(
         self, key: bytes | None, value: bytes | None, origin: dict[str, Any]
-    ) -> list[Outgoing]:
-        """Pure: one Fineract record → the records to publish (canonical events or a letter)."""
+    ) -> tuple[list[CanonicalEvent], Outgoing | None]:
+        """Pure: one Fineract record → its canonical events, or a dead letter saying why not."""
         try:
             if value is None:
                 raise DecodeError("not_single_object", "record has no value (tombstone)")
             events = self.decoder.to_canonical(key, value)
         except DecodeError as exc:
-            return [self._dead_letter(exc.code, str(exc), key, value, origin)]
+            return [], self._dead_letter(exc.code, str(exc), key, value, origin)
         except Exception as exc:  # a bug on our side must not lose the record either
             log.exception("unexpected failure decoding a Fineract record", extra=origin)
-            return [
-                self._dead_letter(
-                    "internal_error", f"{type(exc).__name__}: {exc}", key, value, origin
-                )
-            ]
-        out = []
+            return [], self._dead_letter(
+                "internal_error", f"{type(exc).__name__}: {exc}", key, value, origin
+            )
         for event in events:
             self.metrics.ingested.labels(type=event.type).inc()
-            out.append(Outgoing(self.events_topic, event.partition_key(), event.to_json()))
-        return out
+        return events, None
 
     async def handle_batch(
         self, records: list[tuple[bytes | None, bytes | None, dict[str, Any]]]
-    ) -> int:
-        """Publish a batch's results; returns when Kafka has accepted every one of them."""
+    ) -> list[CanonicalEvent]:
+        """Publish a batch's canonical events and dead letters; returns the events once Kafka
+        has accepted every record, in input order."""
+        events: list[CanonicalEvent] = []
         outgoing: list[Outgoing] = []
         for key, value, origin in records:
-            outgoing.extend(self.convert(key, value, origin))
+            converted, letter = self.convert(key, value, origin)
+            if letter is not None:
+                outgoing.append(letter)
+            for event in converted:
+                events.append(event)
+                outgoing.append(Outgoing(self.events_topic, event.partition_key(), event.to_json()))
         await self.publisher.publish_all(outgoing)
-        return len(outgoing)
+        return events
 
-    async def handle(self, key: bytes | None, value: bytes | None, origin: dict[str, Any]) -> int:
+    async def handle(
+        self, key: bytes | None, value: bytes | None, origin: dict[str, Any]
+    ) -> list[CanonicalEvent]:
         return await self.handle_batch([(key, value, origin)])
 
     def _dead_letter(

@@ -32,15 +32,16 @@ def _handler(producer) -> IngestHandler:
 async def test_a_fineract_record_becomes_a_canonical_event_keyed_by_aggregate():
     producer = _RecordingProducer()
     key, value, idem = client_created(77)
-    assert await _handler(producer).handle(key, value, {"offset": 1}) == 1
+    [event] = await _handler(producer).handle(key, value, {"offset": 1})
     [sent] = producer.sent
+    assert event.id == idem and sent.value == event.to_json()
     assert sent.topic == "events" and sent.key == b"77"
     assert json.loads(sent.value)["id"] == idem
 
 
 async def test_junk_becomes_a_dead_letter_with_the_original_bytes_and_reason():
     producer = _RecordingProducer()
-    await _handler(producer).handle(b"\x00" * 8, b"not avro", {"offset": 9})
+    assert await _handler(producer).handle(b"\x00" * 8, b"not avro", {"offset": 9}) == []
     [letter] = producer.sent
     body = json.loads(letter.value)
     assert letter.topic == "dead"
