@@ -22,7 +22,9 @@ import base64
 import hashlib
 import hmac
 import os
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -132,6 +134,8 @@ def main() -> None:
         "--set", action="append", default=[], metavar="HUB_NAME=VALUE",
         help="extra worker setting, e.g. --set HUB_ENDPOINT_CONCURRENCY=128 (repeatable)",
     )
+    parser.add_argument("--profile", metavar="FILE",
+                        help="py-spy raw profile of the first worker while it drains the backlog")
     args = parser.parse_args()
 
     bootstrap = services.kafka_bootstrap()
@@ -139,6 +143,23 @@ def main() -> None:
     admin = services.postgres_admin_url()
     with services.scratch_database(admin) as db_url:
         asyncio.run(run(args, bootstrap, db_url))
+
+
+def start_profiler(path: str, worker: Worker) -> subprocess.Popen[bytes]:
+    """py-spy (not a project dependency: ``pip install py-spy``) on the first worker's drain."""
+    assert worker.proc is not None
+    return subprocess.Popen(
+        ["py-spy", "record", "--nonblocking", "-r", "250", "-f", "raw", "-o", path,
+         "--pid", str(worker.proc.pid)],
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -202,8 +223,13 @@ async def run(args: argparse.Namespace, bootstrap: str, db_url: str) -> None:
         await start_workers()
         cpu0 = [cpu_seconds(w.proc.pid) for w in workers if w.proc]
         own0 = time.process_time()
+        profiler = start_profiler(args.profile, workers[0]) if args.profile else None
         await asyncio.wait_for(receiver.done.wait(), 600)
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)
+            profiler.wait(60)
         worker_cpu = sum(cpu_seconds(w.proc.pid) for w in workers if w.proc) - sum(cpu0)
+        worker_rss = max(peak_rss_mib(w.proc.pid) for w in workers if w.proc)
         receiver_cpu = time.process_time() - own0
         elapsed = receiver.last - receiver.first
         hub_rate = (len(records) - 1) / elapsed
@@ -223,7 +249,8 @@ async def run(args: argparse.Namespace, bootstrap: str, db_url: str) -> None:
         print(f"ratio hub / raw       : {hub_rate / raw:9.2f}")
         print(
             f"CPU per delivery      : worker(s) {worker_cpu / len(records) * 1e6:.0f} µs, "
-            f"receiver {receiver_cpu / len(records) * 1e6:.0f} µs (worker ready to last delivery)"
+            f"receiver {receiver_cpu / len(records) * 1e6:.0f} µs (worker ready to last delivery); "
+            f"worker peak RSS {worker_rss:.0f} MiB"
         )
 
         n = int(args.rate * args.seconds)

@@ -92,9 +92,11 @@ SETTINGS_DOC: dict[str, tuple[str | None, str]] = {
     "HUB_DELIVERY_CONCURRENCY": ("512", "Concurrent HTTP attempts per worker."),
     "HUB_ENDPOINT_CONCURRENCY": ("64", "Concurrent HTTP attempts per webhook endpoint."),
     "HUB_ENDPOINT_QUEUE_LIMIT": (
-        "1024",
-        "Deliveries one endpoint may have waiting in memory; beyond that they wait in "
-        "PostgreSQL, so a slow endpoint cannot hold back the others.",
+        "8192",
+        "Most deliveries one endpoint may have waiting in a worker's memory. Below it, an "
+        "endpoint may hold what it completes in a quarter of HUB_DELIVERY_LEASE_SECONDS (at "
+        "least twice HUB_ENDPOINT_CONCURRENCY); beyond that deliveries wait in PostgreSQL, so "
+        "a slow endpoint cannot hold back the others.",
     ),
     "HUB_WEBHOOK_DISABLE_AFTER_SECONDS": (
         "432000",

@@ -60,6 +60,11 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.lease_expired_unsent = Counter(
+            "hub_webhook_lease_expired_unsent_total",
+            "Deliveries that waited in memory past their lease and were left to the scheduler",
+            registry=r,
+        )
         self.backlog = Gauge(
             "hub_webhook_backlog", "Deliveries not yet in a terminal state", registry=r
         )

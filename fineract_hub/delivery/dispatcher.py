@@ -22,6 +22,7 @@ import asyncpg
 
 from fineract_hub.config import Settings
 from fineract_hub.delivery.attempt import AttemptResult, send_attempt
+from fineract_hub.delivery.capacity import EndpointRate, lease_allows, queue_limit
 from fineract_hub.delivery.lifecycle import Decision, decide
 from fineract_hub.delivery.outcome import OutcomeKind
 from fineract_hub.delivery.policy import policy_for
@@ -56,6 +57,9 @@ class DeliveryJob:
     attempt: int  # 1-based number of the attempt about to be made
     is_test: bool = False
     done: asyncio.Future[AttemptResult] | None = field(default=None)
+    #: time.monotonic() at which the row's lease ends (taken before the row was leased, so
+    #: early rather than late); None for attempts that hold none (testWebhook).
+    lease_deadline: float | None = None
 
 
 class Dispatcher:
@@ -85,6 +89,10 @@ class Dispatcher:
         self._global = asyncio.Semaphore(settings.delivery_concurrency)
         self._endpoint: dict[str, asyncio.Semaphore] = {}
         self._queued: dict[str, int] = {}
+        self._rates: dict[str, EndpointRate] = {}
+        #: Endpoints whose queue was full when work for them came: their rows wait in
+        #: PostgreSQL, so the scheduler is woken when the queue has drained to half.
+        self._spilled: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._attempts: list[AttemptRecord] = []
         self._updates: list[DeliveryUpdate] = []
@@ -97,14 +105,30 @@ class Dispatcher:
         self._room.set()
 
     # -- capacity -------------------------------------------------------------------------------
-    @property
-    def endpoint_queue_limit(self) -> int:
-        return self.settings.endpoint_queue_limit
+    def queue_limit(self, webhook_id: str) -> int:
+        """Deliveries this endpoint may have waiting in memory (see ``delivery/capacity.py``)."""
+        rate = self._rates.get(webhook_id)
+        return queue_limit(
+            rate.current(time.monotonic()) if rate is not None else None,
+            lease_seconds=self.settings.delivery_lease_seconds,
+            concurrency=self.settings.endpoint_concurrency,
+            ceiling=self.settings.endpoint_queue_limit,
+        )
+
+    def room_for_new(self, webhook_id: str) -> int:
+        """New events may fill only half an endpoint's queue; the other half is the scheduler's,
+        for deliveries left in PostgreSQL earlier. Otherwise a busy endpoint kept full by new
+        events would never take its older backlog."""
+        return self.queue_limit(webhook_id) // 2 - self.queued(webhook_id)
+
+    def mark_spilled(self, webhook_id: str) -> None:
+        """Work for this endpoint was left in PostgreSQL: wake the scheduler once it has room."""
+        self._spilled.add(webhook_id)
 
     @property
     def max_held(self) -> int:
-        """Jobs held in memory before fan-out waits: room for several endpoints' full queues."""
-        return max(self.settings.delivery_concurrency * 4, self.settings.endpoint_queue_limit * 4)
+        """Jobs held in memory before fan-out waits: one endpoint's full queue, or more."""
+        return max(self.settings.delivery_concurrency * 4, self.settings.endpoint_queue_limit)
 
     @property
     def in_flight(self) -> int:
@@ -115,8 +139,9 @@ class Dispatcher:
 
     def saturated_endpoints(self) -> list[str]:
         """Webhooks whose in-memory queue is full: nothing more should be taken for them."""
-        limit = self.endpoint_queue_limit
-        return [webhook_id for webhook_id, n in self._queued.items() if n >= limit]
+        full = [wid for wid, n in self._queued.items() if n >= self.queue_limit(wid)]
+        self._spilled.update(full)
+        return full
 
     async def wait_for_room(self) -> None:
         """Global back-pressure for the fan-out agent: don't read more than we can send."""
@@ -211,7 +236,18 @@ class Dispatcher:
             )
         try:
             async with semaphore, self._global:
+                now = time.monotonic()
+                deadline = job.lease_deadline
+                if deadline is not None and not lease_allows(deadline, now, job.webhook.timeout):
+                    # Waited too long: the row is due again and the scheduler (here or in
+                    # another worker) owns it now; sending too would be a duplicate.
+                    self.metrics.lease_expired_unsent.inc()
+                    return
                 result = await self.attempt_now(job)
+                rate = self._rates.get(webhook_id)
+                if rate is None:
+                    rate = self._rates[webhook_id] = EndpointRate(now)
+                rate.observe(time.monotonic())
             await self.complete(job, result)
         finally:
             left = self._queued.get(webhook_id, 1) - 1
@@ -219,8 +255,10 @@ class Dispatcher:
                 self._queued.pop(webhook_id, None)
             else:
                 self._queued[webhook_id] = left
-            if self.room_freed is not None and left == self.endpoint_queue_limit // 2:
-                self.room_freed.set()
+            if webhook_id in self._spilled and left <= self.queue_limit(webhook_id) // 2:
+                self._spilled.discard(webhook_id)
+                if self.room_freed is not None:
+                    self.room_freed.set()
 
     async def complete(self, job: DeliveryJob, result: AttemptResult) -> Decision:
         policy = policy_for(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 
 import asyncpg
@@ -68,15 +69,12 @@ class WebhookFanout:
                 if mid in planned:  # the same event twice in one batch (Fineract re-sent it)
                     continue
                 planned.add(mid)
-                # New events may fill only half an endpoint's queue; the other half is the
-                # scheduler's, for deliveries left in PostgreSQL earlier. Otherwise a busy
-                # endpoint kept full by new events would never take its older backlog.
-                room = budget.setdefault(
-                    webhook.id,
-                    self.dispatcher.endpoint_queue_limit // 2
-                    - self.dispatcher.queued(webhook.id),
-                )
+                room = budget.get(webhook.id)
+                if room is None:
+                    room = budget[webhook.id] = self.dispatcher.room_for_new(webhook.id)
                 inline = not webhook.ordered and room > 0
+                if not webhook.ordered and not inline:
+                    self.dispatcher.mark_spilled(webhook.id)
                 if inline:
                     budget[webhook.id] = room - 1
                     jobs[mid] = (webhook, event)
@@ -101,7 +99,8 @@ class WebhookFanout:
         stored, deliveries, jobs = self.plan(events)
         if not deliveries:
             return 0
-        inserted = await self._insert_until_stored(stored, deliveries, events)
+        inserted, leased_at = await self._insert_until_stored(stored, deliveries, events)
+        lease_deadline = leased_at + self.settings.delivery_lease_seconds
         self.metrics.deliveries_created.inc(len(inserted))
         self.metrics.duplicates.inc(len(deliveries) - len(inserted))
         for delivery in deliveries:
@@ -112,7 +111,16 @@ class WebhookFanout:
                 self.kick_scheduler.set()
                 continue
             webhook, event = job
-            self.dispatcher.submit(DeliveryJob(delivery.id, delivery.message_id, webhook, event, 1))
+            self.dispatcher.submit(
+                DeliveryJob(
+                    delivery.id,
+                    delivery.message_id,
+                    webhook,
+                    event,
+                    1,
+                    lease_deadline=lease_deadline,
+                )
+            )
         await self.dispatcher.wait_for_room()
         return len(inserted)
 
@@ -121,17 +129,19 @@ class WebhookFanout:
         stored: list[tuple[str, str, str]],
         deliveries: list[NewDelivery],
         events: Sequence[CanonicalEvent],
-    ) -> set[str]:
+    ) -> tuple[set[str], float]:
+        """The ids stored, and the monotonic time just before the leases were taken."""
         delay = 0.2
         while True:
+            leased_at = time.monotonic()
             try:
-                return await self.store.insert_new(stored, deliveries)
+                return await self.store.insert_new(stored, deliveries), leased_at
             except asyncio.CancelledError:
                 raise
             except asyncpg.DataError:
                 # The rows themselves are refused (not an outage): retrying the batch would
                 # block this partition forever. Store event by event; dead-letter the bad ones.
-                return await self._insert_each(stored, deliveries, events)
+                return await self._insert_each(stored, deliveries, events), leased_at
             except Exception as exc:
                 # Without the rows we must not ack the batch: wait for the database.
                 log.error("could not store deliveries (%s); retrying in %.1fs", exc, delay)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 import asyncpg
 
@@ -45,6 +46,7 @@ class RetryScheduler:
         room = self.dispatcher.max_held - self.dispatcher.in_flight
         if room <= 0:
             return 0
+        leased_at = time.monotonic()
         claimed = await self.store.claim_due(
             min(CLAIM_LIMIT, room),
             self.settings.delivery_lease_seconds,
@@ -67,7 +69,13 @@ class RetryScheduler:
             event = CanonicalEvent.from_json(row.event_body)
             self.dispatcher.submit(
                 DeliveryJob(
-                    row.id, row.message_id, webhook, event, row.attempts + 1, is_test=row.is_test
+                    row.id,
+                    row.message_id,
+                    webhook,
+                    event,
+                    row.attempts + 1,
+                    is_test=row.is_test,
+                    lease_deadline=leased_at + self.settings.delivery_lease_seconds,
                 )
             )
         if closed:

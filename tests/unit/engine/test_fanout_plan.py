@@ -24,10 +24,16 @@ def _event(event_id: str, event_type="loan.approved", aggregate=42) -> Canonical
 
 
 class _Dispatcher:
-    endpoint_queue_limit = 4
+    """An endpoint queue of 4 with nothing in it: room for 2 new deliveries."""
 
-    def queued(self, webhook_id: str) -> int:
-        return 0
+    def __init__(self) -> None:
+        self.spilled: set[str] = set()
+
+    def room_for_new(self, webhook_id: str) -> int:
+        return 2
+
+    def mark_spilled(self, webhook_id: str) -> None:
+        self.spilled.add(webhook_id)
 
 
 def _fanout(*webhooks: Webhook) -> WebhookFanout:
@@ -72,6 +78,7 @@ def test_new_events_take_half_an_endpoints_queue_and_the_rest_wait_in_the_databa
     _, deliveries, jobs = fanout.plan([_event(f"e{i}") for i in range(5)])
     assert [d.status for d in deliveries] == ["in_flight"] * 2 + ["pending"] * 3
     assert len(jobs) == 2
+    assert fanout.dispatcher.spilled == {"a"}  # the scheduler is woken when there is room
 
 
 def test_the_stored_event_is_the_exact_json_it_arrived_as():

@@ -44,8 +44,8 @@ async def test_the_dispatcher_reports_a_full_endpoint_and_wakes_the_scheduler_wh
     from fineract_hub.delivery.dispatcher import DeliveryJob, Dispatcher
 
     settings = SimpleNamespace(
-        delivery_concurrency=10, endpoint_concurrency=1, endpoint_queue_limit=4,
-        webhook_max_timeout=5,
+        delivery_concurrency=10, endpoint_concurrency=2, endpoint_queue_limit=4,
+        webhook_max_timeout=5, delivery_lease_seconds=30,
     )
     room_freed = asyncio.Event()
     dispatcher = Dispatcher(
