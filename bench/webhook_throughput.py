@@ -162,6 +162,12 @@ def peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
+def machine_busy_seconds() -> float:
+    """CPU time all processes have used (Linux /proc/stat: everything but idle and iowait)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU of a process so far (Linux /proc; threads included)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -223,6 +229,7 @@ async def run(args: argparse.Namespace, bootstrap: str, db_url: str) -> None:
         await start_workers()
         cpu0 = [cpu_seconds(w.proc.pid) for w in workers if w.proc]
         own0 = time.process_time()
+        machine0 = machine_busy_seconds()
         profiler = start_profiler(args.profile, workers[0]) if args.profile else None
         await asyncio.wait_for(receiver.done.wait(), 600)
         if profiler is not None:
@@ -231,6 +238,7 @@ async def run(args: argparse.Namespace, bootstrap: str, db_url: str) -> None:
         worker_cpu = sum(cpu_seconds(w.proc.pid) for w in workers if w.proc) - sum(cpu0)
         worker_rss = max(peak_rss_mib(w.proc.pid) for w in workers if w.proc)
         receiver_cpu = time.process_time() - own0
+        machine_cpu = machine_busy_seconds() - machine0
         elapsed = receiver.last - receiver.first
         hub_rate = (len(records) - 1) / elapsed
         raws.append(await raw_loop(url + "/raw", args.events, args.concurrency, body))
@@ -251,6 +259,10 @@ async def run(args: argparse.Namespace, bootstrap: str, db_url: str) -> None:
             f"CPU per delivery      : worker(s) {worker_cpu / len(records) * 1e6:.0f} µs, "
             f"receiver {receiver_cpu / len(records) * 1e6:.0f} µs (worker ready to last delivery); "
             f"worker peak RSS {worker_rss:.0f} MiB"
+        )
+        print(
+            f"                        whole machine {machine_cpu / len(records) * 1e6:.0f} µs "
+            "(worker(s), receiver, Kafka, PostgreSQL)"
         )
 
         n = int(args.rate * args.seconds)
