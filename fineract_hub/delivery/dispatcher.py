@@ -60,6 +60,9 @@ class DeliveryJob:
     #: time.monotonic() at which the row's lease ends (taken before the row was leased, so
     #: early rather than late); None for attempts that hold none (testWebhook).
     lease_deadline: float | None = None
+    #: hub_events holds exactly this event's JSON (it was stored with this job, or the job was
+    #: read from it): a default JSON body then need not be written to the history again.
+    event_stored: bool = False
 
 
 class Dispatcher:
@@ -268,9 +271,12 @@ class Dispatcher:
         )
         decision = decide(result, job.attempt, policy, is_test=job.is_test)
         self.metrics.observe_attempt(job.webhook.id, decision.attempt_status, result.elapsed_ms)
-        body = result.body.decode("utf-8", "replace") if result.body is not None else None
-        if body is not None and len(body) > BODY_HISTORY_BYTES:
-            body = body[:BODY_HISTORY_BYTES]
+        body_is_event = job.event_stored and result.body is job.event.raw
+        body = None
+        if result.body is not None and not body_is_event:
+            body = result.body.decode("utf-8", "replace")
+            if len(body) > BODY_HISTORY_BYTES:
+                body = body[:BODY_HISTORY_BYTES]
         self._attempts.append(
             AttemptRecord(
                 id="att_" + uuid.uuid4().hex,
@@ -288,6 +294,7 @@ class Dispatcher:
                 request_body=storable(body),
                 next_retry_in=decision.retry_in,
                 is_test=job.is_test,
+                body_is_event=body_is_event,
             )
         )
         self._updates.append(

@@ -99,7 +99,9 @@ class WebhookFanout:
         stored, deliveries, jobs = self.plan(events)
         if not deliveries:
             return 0
-        inserted, leased_at = await self._insert_until_stored(stored, deliveries, events)
+        inserted, fresh_events, leased_at = await self._insert_until_stored(
+            stored, deliveries, events
+        )
         lease_deadline = leased_at + self.settings.delivery_lease_seconds
         self.metrics.deliveries_created.inc(len(inserted))
         self.metrics.duplicates.inc(len(deliveries) - len(inserted))
@@ -119,6 +121,7 @@ class WebhookFanout:
                     event,
                     1,
                     lease_deadline=lease_deadline,
+                    event_stored=event.id in fresh_events,
                 )
             )
         await self.dispatcher.wait_for_room()
@@ -129,19 +132,20 @@ class WebhookFanout:
         stored: list[tuple[str, str, str]],
         deliveries: list[NewDelivery],
         events: Sequence[CanonicalEvent],
-    ) -> tuple[set[str], float]:
-        """The ids stored, and the monotonic time just before the leases were taken."""
+    ) -> tuple[set[str], set[str], float]:
+        """Delivery and event ids stored now, and the monotonic time before the leases began."""
         delay = 0.2
         while True:
             leased_at = time.monotonic()
             try:
-                return await self.store.insert_new(stored, deliveries), leased_at
+                inserted, fresh = await self.store.insert_new_with_events(stored, deliveries)
+                return inserted, fresh, leased_at
             except asyncio.CancelledError:
                 raise
             except asyncpg.DataError:
                 # The rows themselves are refused (not an outage): retrying the batch would
                 # block this partition forever. Store event by event; dead-letter the bad ones.
-                return await self._insert_each(stored, deliveries, events), leased_at
+                return await self._insert_each(stored, deliveries, events), set(), leased_at
             except Exception as exc:
                 # Without the rows we must not ack the batch: wait for the database.
                 log.error("could not store deliveries (%s); retrying in %.1fs", exc, delay)

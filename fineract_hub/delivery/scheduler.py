@@ -76,6 +76,7 @@ class RetryScheduler:
                     row.attempts + 1,
                     is_test=row.is_test,
                     lease_deadline=leased_at + self.settings.delivery_lease_seconds,
+                    event_stored=True,
                 )
             )
         if closed:

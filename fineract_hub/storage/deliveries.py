@@ -19,6 +19,8 @@ from fineract_hub.errors import NotFound
 from fineract_hub.storage.where import Where
 
 REPLAYABLE = ("exhausted", "render_error", "endpoint_disabled")
+#: What an attempt sent, for queries joining hub_webhook_attempts a and hub_events e.
+SENT_BODY = "COALESCE(a.request_body, CASE WHEN a.body_is_event THEN e.body END)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,8 @@ class AttemptRecord:
     request_body: str | None
     next_retry_in: float | None  # seconds; None when no retry follows
     is_test: bool
+    #: The body sent is hub_events.body of this event, byte for byte (request_body is NULL).
+    body_is_event: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,18 +84,29 @@ class DeliveryStore:
     async def insert_new(
         self, events: Sequence[tuple[str, str, str]], deliveries: Sequence[NewDelivery]
     ) -> set[str]:
-        """Store events and deliveries in one transaction; returns ids that were new.
+        """Store events and deliveries in one transaction; returns delivery ids that were new.
 
         A delivery id that already exists (Fineract re-sent the event, or we re-read it after a
         crash) is skipped, so receivers are not sent the same event twice for that reason.
         """
+        inserted, _ = await self.insert_new_with_events(events, deliveries)
+        return inserted
+
+    async def insert_new_with_events(
+        self, events: Sequence[tuple[str, str, str]], deliveries: Sequence[NewDelivery]
+    ) -> tuple[set[str], set[str]]:
+        """``insert_new``, also returning the event ids whose body was stored now.
+
+        An event stored earlier keeps its first body (ON CONFLICT DO NOTHING): a re-sent event
+        with other content then differs from what hub_events holds.
+        """
         if not deliveries:
-            return set()
+            return set(), set()
         async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute(
+            fresh = await conn.fetch(
                 "INSERT INTO hub_events (id, type, body)"
                 " SELECT * FROM unnest($1::text[], $2::text[], $3::text[])"
-                " ON CONFLICT (id) DO NOTHING",
+                " ON CONFLICT (id) DO NOTHING RETURNING id",
                 [e[0] for e in events],
                 [e[1] for e in events],
                 [e[2] for e in events],
@@ -116,7 +131,7 @@ class DeliveryStore:
                 [d.due_in for d in deliveries],
                 [d.is_test for d in deliveries],
             )
-        return {r["id"] for r in rows}
+        return {r["id"] for r in rows}, {r["id"] for r in fresh}
 
     async def claim_due(
         self, limit: int, lease_seconds: float, skip_webhooks: Sequence[str] = ()
@@ -162,14 +177,15 @@ class DeliveryStore:
                 await conn.execute(
                     "INSERT INTO hub_webhook_attempts (id, delivery_id, message_id, webhook_id,"
                     " event_id, event_type, attempt, status, response_status, response_body,"
-                    " execution_time_ms, error_message, request_body, next_retry_time, is_test)"
+                    " execution_time_ms, error_message, request_body, next_retry_time, is_test,"
+                    " body_is_event)"
                     " SELECT i, dl, m, w, e, t, a, s, rs, rb, ms, er, bd,"
                     "   CASE WHEN nr IS NULL THEN NULL ELSE now() + make_interval(secs => nr) END,"
-                    "   x"
+                    "   x, be"
                     " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
                     " $6::text[], $7::int[], $8::text[], $9::int[], $10::text[], $11::int[],"
-                    " $12::text[], $13::text[], $14::float8[], $15::boolean[])"
-                    " AS u(i, dl, m, w, e, t, a, s, rs, rb, ms, er, bd, nr, x)"
+                    " $12::text[], $13::text[], $14::float8[], $15::boolean[], $16::boolean[])"
+                    " AS u(i, dl, m, w, e, t, a, s, rs, rb, ms, er, bd, nr, x, be)"
                     " WHERE EXISTS (SELECT 1 FROM hub_webhooks h WHERE h.id = u.w)"
                     " ON CONFLICT (id) DO NOTHING",
                     [a.id for a in attempts],
@@ -187,6 +203,7 @@ class DeliveryStore:
                     [a.request_body for a in attempts],
                     [a.next_retry_in for a in attempts],
                     [a.is_test for a in attempts],
+                    [a.body_is_event for a in attempts],
                 )
             if updates:
                 await conn.execute(
@@ -247,7 +264,8 @@ class DeliveryStore:
         )
         page, args = where.page(limit, offset)
         rows = await self.pool.fetch(
-            "SELECT a.*, d.attempts AS delivery_attempts, e.body AS event_body"  # noqa: S608
+            "SELECT a.*, d.attempts AS delivery_attempts, e.body AS event_body,"  # noqa: S608
+            f" {SENT_BODY} AS sent_body"
             " FROM hub_webhook_attempts a"
             " LEFT JOIN hub_webhook_deliveries d ON d.id = a.delivery_id"
             f" LEFT JOIN hub_events e ON e.id = a.event_id{where.clause}"
@@ -258,8 +276,10 @@ class DeliveryStore:
 
     async def attempt(self, attempt_id: str) -> asyncpg.Record:
         row = await self.pool.fetchrow(
-            "SELECT a.*, d.aggregate_id, d.ordered FROM hub_webhook_attempts a"
-            " LEFT JOIN hub_webhook_deliveries d ON d.id = a.delivery_id WHERE a.id = $1",
+            f"SELECT a.*, d.aggregate_id, d.ordered, {SENT_BODY} AS sent_body"  # noqa: S608
+            " FROM hub_webhook_attempts a"
+            " LEFT JOIN hub_webhook_deliveries d ON d.id = a.delivery_id"
+            " LEFT JOIN hub_events e ON e.id = a.event_id WHERE a.id = $1",
             attempt_id,
         )
         if row is None:

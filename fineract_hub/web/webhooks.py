@@ -71,7 +71,7 @@ def webhook_history(row: asyncpg.Record) -> dict[str, Any]:
         "eventId": row["event_id"],
         "eventType": row["event_type"],
         "eventData": event_data,
-        "payload": row["request_body"],
+        "payload": row["sent_body"],
         "attempt": row["attempt"],
         "responseStatus": row["response_status"],
         "responseBody": row["response_body"],

@@ -227,3 +227,21 @@ async def test_users_see_that_headers_exist_but_not_their_values(worker, receive
         as_admin = await worker.ok("getWebhook", {"webhookId": created["id"]})
         assert as_user["headers"] == {"Authorization": "[redacted]"}
         assert as_admin["headers"] == {"Authorization": "Bearer receiver-token"}
+
+
+async def test_history_shows_the_exact_body_sent_on_first_attempts_and_retries(
+    worker, receiver, kafka_bootstrap
+):
+    # The default JSON body is the stored event and is not written twice; the history must
+    # still show it, byte for byte, for the inline attempt and for the scheduler's retry.
+    receiver.on("/sent", Behaviour(status=lambda n: 500 if n == 1 else 200))
+    async with webhook(
+        worker, eventType="client.created", url=receiver.url("/sent"),
+        retryCount=2, retryInterval=1,
+    ) as created:
+        key, value, _ = client_created(random.randint(10**7, 10**8))
+        await produce_raw(kafka_bootstrap, worker.topics["fineract"], [(key, value)])
+        first, second = await receiver.wait_for("/sent", 2)
+        found = await executions(worker, created["id"], 2)
+        payloads = {h["attempt"]: h["payload"] for h in found["history"]}
+        assert payloads == {1: first.body.decode(), 2: second.body.decode()}
