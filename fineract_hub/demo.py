@@ -71,6 +71,22 @@ async def _register(base: str, secret: str, registration: dict[str, Any]) -> str
     return str(created["id"])
 
 
+async def _unregister(
+    base: str, secret: str, webhook_ids: list[str], worker: asyncio.subprocess.Process
+) -> None:
+    if worker.returncode is not None:
+        return
+    for webhook_id in webhook_ids:
+        try:
+            await asyncio.wait_for(
+                _action(base, secret, "deleteWebhook", {"webhookId": webhook_id}), 10
+            )
+        except Exception as exc:  # the demo is ending anyway; say what is left behind
+            _say(f"could not delete demo webhook {webhook_id}: {exc}")
+    if webhook_ids:
+        _say(f"deleted the demo's {len(webhook_ids)} webhooks")
+
+
 async def _wait_healthy(base: str, proc: asyncio.subprocess.Process, within: float) -> None:
     deadline = time.monotonic() + within
     async with aiohttp.ClientSession() as session:
@@ -101,18 +117,19 @@ async def run(once: bool, receiver_port: int) -> int:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", receiver_port).start()
+    registered: list[str] = []
     try:
         await _wait_healthy(base, worker, 120)
         _say(f"worker healthy at {base}; receiver on http://127.0.0.1:{receiver_port}")
-        await _register(base, secret, {
+        registered.append(await _register(base, secret, {
             "name": "Loan Approval Notification", "eventType": "loan.approved",
             "url": f"http://127.0.0.1:{receiver_port}/loan-approved", "httpMethod": "POST",
             "contentType": "application_json",
             "headers": {"Authorization": "Bearer your-token", "X-Custom-Header": "custom-value"},
-            "payloadTemplate": SEED_TEMPLATE, "retryCount": 3, "retryInterval": 60})
-        await _register(base, secret, {
+            "payloadTemplate": SEED_TEMPLATE, "retryCount": 3, "retryInterval": 60}))
+        registered.append(await _register(base, secret, {
             "name": "Everything (demo)", "eventType": "*",
-            "url": f"http://127.0.0.1:{receiver_port}/all"})
+            "url": f"http://127.0.0.1:{receiver_port}/all"}))
         _say("registered the seed's loan.approved webhook and a catch-all")
         topic = env.get("HUB_FINERACT_TOPIC", "external-events")
         _say(f"producing sample Fineract events (Java Avro) to {topic}")
@@ -135,6 +152,9 @@ async def run(once: bool, receiver_port: int) -> int:
         await stop.wait()
         return 0
     finally:
+        # The demo's receiver goes away with it: webhooks left pointing at it would keep a
+        # worker started later busy with retries to a closed port.
+        await _unregister(base, secret, registered, worker)
         if worker.returncode is None:
             worker.send_signal(signal.SIGTERM)
             try:

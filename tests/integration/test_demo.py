@@ -2,37 +2,67 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 
+import asyncpg
 import pytest
 
+from tests.support import services
 from tests.support.worker import REPO, free_port, worker_env
 
 pytestmark = pytest.mark.integration
 
 
-def test_demo_delivers_the_sample_events_and_exits_cleanly(
-    kafka_bootstrap, fresh_database_url, avro_schema_dir, tmp_path
-):
-    env = worker_env(
-        kafka_bootstrap=kafka_bootstrap,
-        database_url=fresh_database_url,
-        avro_schema_dir=avro_schema_dir,
-        HUB_DATA_DIR=str(tmp_path),
-        HUB_LOG_FORMAT="text",
-    )
-    done = subprocess.run(
-        [sys.executable, "-m", "fineract_hub.demo", "--once", "--receiver-port", str(free_port())],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+@pytest.fixture(scope="module")
+def demo(
+    kafka_bootstrap: str, postgres_admin_url: str, avro_schema_dir: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[subprocess.CompletedProcess[str], str]]:
+    """One run of ``python -m fineract_hub.demo --once`` and the database it used."""
+    with services.scratch_database(postgres_admin_url) as database_url:
+        env = worker_env(
+            kafka_bootstrap=kafka_bootstrap,
+            database_url=database_url,
+            avro_schema_dir=avro_schema_dir,
+            HUB_DATA_DIR=str(tmp_path_factory.mktemp("demo")),
+            HUB_LOG_FORMAT="text",
+        )
+        done = subprocess.run(
+            [sys.executable, "-m", "fineract_hub.demo", "--once",
+             "--receiver-port", str(free_port())],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=240,
+            check=False,
+        )
+        yield done, database_url
+
+
+def test_demo_delivers_the_sample_events_and_exits_cleanly(demo) -> None:
+    done, _ = demo
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-4000:]
     assert "delivery #1 to /" in output
     assert '"approvedAmount": "1000.50000000"' in output
     assert "type=loan.approved" in output
+
+
+def test_demo_removes_its_webhooks_when_it_ends(demo) -> None:
+    # Its receiver is gone: webhooks left behind would make a later worker retry into a
+    # closed port.
+    done, database_url = demo
+
+    async def remaining() -> int:
+        conn = await asyncpg.connect(database_url)
+        try:
+            return int(await conn.fetchval("SELECT count(*) FROM hub_webhooks"))
+        finally:
+            await conn.close()
+
+    assert asyncio.run(remaining()) == 0, (done.stdout + done.stderr)[-2000:]
