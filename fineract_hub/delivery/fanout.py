@@ -12,8 +12,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
-import asyncpg
-
 from fineract_hub.config import Settings
 from fineract_hub.delivery.dispatcher import DeliveryJob, Dispatcher
 from fineract_hub.delivery.ids import message_id
@@ -21,6 +19,7 @@ from fineract_hub.delivery.registry import WebhookRegistry
 from fineract_hub.metrics import Metrics
 from fineract_hub.models.events import CanonicalEvent
 from fineract_hub.models.webhooks import Webhook
+from fineract_hub.storage.db import is_outage
 from fineract_hub.storage.deliveries import DeliveryStore, NewDelivery
 
 log = logging.getLogger(__name__)
@@ -133,21 +132,30 @@ class WebhookFanout:
         deliveries: list[NewDelivery],
         events: Sequence[CanonicalEvent],
     ) -> tuple[set[str], set[str], float]:
-        """Delivery and event ids stored now, and the monotonic time before the leases began."""
+        """Delivery and event ids stored now, and the monotonic time before the leases began.
+
+        Without the rows the batch must not be acked, so outages are waited out here. Rows the
+        database refuses (bad data, a violated constraint) would be refused forever and stall
+        the partition: then the batch is stored event by event and refused events are
+        dead-lettered.
+        """
         delay = 0.2
+        one_by_one = False
         while True:
             leased_at = time.monotonic()
             try:
+                if one_by_one:
+                    return await self._insert_each(stored, deliveries, events), set(), leased_at
                 inserted, fresh = await self.store.insert_new_with_events(stored, deliveries)
                 return inserted, fresh, leased_at
             except asyncio.CancelledError:
                 raise
-            except asyncpg.DataError:
-                # The rows themselves are refused (not an outage): retrying the batch would
-                # block this partition forever. Store event by event; dead-letter the bad ones.
-                return await self._insert_each(stored, deliveries, events), set(), leased_at
             except Exception as exc:
-                # Without the rows we must not ack the batch: wait for the database.
+                if not one_by_one and not is_outage(exc):
+                    log.error("PostgreSQL refused a batch of deliveries (%s); storing event by "
+                              "event", exc)
+                    one_by_one = True
+                    continue
                 log.error("could not store deliveries (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
@@ -158,13 +166,19 @@ class WebhookFanout:
         deliveries: list[NewDelivery],
         events: Sequence[CanonicalEvent],
     ) -> set[str]:
+        """Outages propagate (the caller waits and starts again; rows already stored are then
+        skipped as seen, and the scheduler takes them when their lease ends)."""
         by_id = {event.id: event for event in events}
         inserted: set[str] = set()
         for row in stored:
             mine = [d for d in deliveries if d.event_id == row[0]]
             try:
                 inserted |= await self.store.insert_new([row], mine)
-            except asyncpg.DataError as exc:
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if is_outage(exc):
+                    raise
                 log.error("event refused by PostgreSQL, dead-lettering it: %s", exc)
                 if self.dead_letter is not None:
                     await self.dead_letter(by_id[row[0]], f"not storable: {exc}")

@@ -13,6 +13,24 @@ log = logging.getLogger(__name__)
 _MIGRATION_LOCK = 0x46494E48  # arbitrary advisory lock id ("FINH"): one migrator at a time
 
 
+#: SQLSTATE classes that come and go with the server, not with the rows sent: connection
+#: exceptions, transaction rollbacks (deadlock, serialization), insufficient resources, operator
+#: intervention (shutdown, starting up), system errors.
+_OUTAGE_CLASSES = frozenset({"08", "40", "53", "57", "58"})
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether waiting and sending the same statement again can succeed.
+
+    Outages: no connection (refused, reset, timed out, closed by the server or the pool) and
+    server errors in the classes above. Everything else (bad data, a violated constraint, a
+    bug on our side) would fail the same way forever, so retrying it would only stall.
+    """
+    if isinstance(exc, asyncpg.PostgresError):
+        return str(exc.sqlstate or "")[:2] in _OUTAGE_CLASSES
+    return isinstance(exc, OSError | TimeoutError | asyncpg.InterfaceError)
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 

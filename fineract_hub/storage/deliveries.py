@@ -118,6 +118,10 @@ class DeliveryStore:
                 " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
                 " $6::bigint[], $7::boolean[], $8::text[], $9::float8[], $10::boolean[])"
                 " WITH ORDINALITY AS u(i, m, w, e, t, a, o, s, d, x, n)"
+                # A worker's registry may still hold a webhook another worker deleted: its
+                # deliveries are not wanted, and the foreign key must not fail the batch
+                # (retrying it would stall ingest for every webhook).
+                " WHERE EXISTS (SELECT 1 FROM hub_webhooks h WHERE h.id = u.w)"
                 " ORDER BY n"
                 " ON CONFLICT (id) DO NOTHING RETURNING id",
                 [d.id for d in deliveries],

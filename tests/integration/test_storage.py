@@ -41,6 +41,16 @@ async def test_a_delivery_id_seen_before_is_not_inserted_again(pool):
     assert await store.insert_new(events, [_delivery(1)]) == set()
 
 
+async def test_a_delivery_for_a_webhook_deleted_meanwhile_is_skipped_not_an_error(pool):
+    # Another worker deleted the webhook; this worker's registry has not heard yet.
+    store = DeliveryStore(pool)
+    gone = NewDelivery(id="d_gone", message_id="m_gone", webhook_id="wh_deleted",
+                       event_id="e1", event_type="loan.approved", aggregate_id=1,
+                       ordered=False, status="pending", due_in=0.0)
+    events = [("e1", "loan.approved", "{}")]
+    assert await store.insert_new(events, [gone, _delivery(1)]) == {"d1"}
+
+
 async def test_two_schedulers_never_claim_the_same_delivery(pool):
     store = DeliveryStore(pool)
     events = [(f"e{i}", "loan.approved", "{}") for i in range(200)]

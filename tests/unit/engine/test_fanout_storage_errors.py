@@ -1,0 +1,89 @@
+"""What fan-out does when PostgreSQL does not take a batch: wait out outages, never stall on
+rows it refuses (those events are dead-lettered, the rest of the batch is stored)."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+from typing import Any
+
+import asyncpg
+
+from fineract_hub.delivery.fanout import WebhookFanout
+from fineract_hub.delivery.registry import WebhookRegistry
+from fineract_hub.metrics import Metrics
+from fineract_hub.models.events import CanonicalEvent
+from fineract_hub.models.webhooks import Webhook
+
+
+def _webhook() -> Webhook:
+    return Webhook(id="wh", name="wh", event_type="*", url="http://127.0.0.1:1/",
+                   http_method="POST", content_type="application/json", headers={},
+                   payload_template=None, is_active=True, retry_count=None,
+                   retry_interval=None, timeout=5, ordered=False, secret_enc="x")
+
+
+def _event(event_id: str) -> CanonicalEvent:
+    return CanonicalEvent(id=event_id, type="client.created", fineract_type="T", category="c",
+                          tenant="default", created_at="2024-03-01T00:00:00Z",
+                          business_date=None, aggregate_id=1, data={})
+
+
+class _Store:
+    """Fails the first ``outages`` calls with a lost connection, and refuses event ``bad``."""
+
+    def __init__(self, outages: int = 0, bad: str | None = None) -> None:
+        self.outages = outages
+        self.bad = bad
+        self.calls = 0
+
+    async def insert_new_with_events(self, events: Any, deliveries: Any) -> Any:
+        self.calls += 1
+        if self.calls <= self.outages:
+            raise ConnectionRefusedError(111, "Connection refused")
+        if any(e[0] == self.bad for e in events):
+            raise asyncpg.ForeignKeyViolationError("violates foreign key constraint")
+        return {d.id for d in deliveries}, {e[0] for e in events}
+
+    async def insert_new(self, events: Any, deliveries: Any) -> set[str]:
+        inserted, _ = await self.insert_new_with_events(events, deliveries)
+        return inserted
+
+
+class _Dispatcher:
+    def room_for_new(self, webhook_id: str) -> int:
+        return 0  # everything left to the scheduler: no HTTP in these tests
+
+    def mark_spilled(self, webhook_id: str) -> None:
+        pass
+
+    async def wait_for_room(self) -> None:
+        pass
+
+
+def _fanout(store: _Store, letters: list[tuple[str, str]]) -> WebhookFanout:
+    registry = WebhookRegistry({})
+    registry.put(_webhook())
+
+    async def dead_letter(event: CanonicalEvent, reason: str) -> None:
+        letters.append((event.id, reason))
+
+    return WebhookFanout(SimpleNamespace(delivery_lease_seconds=60), registry,  # type: ignore[arg-type]
+                         store, _Dispatcher(), Metrics(), asyncio.Event(),  # type: ignore[arg-type]
+                         dead_letter=dead_letter)
+
+
+async def test_an_outage_is_waited_out_and_the_batch_stored_whole() -> None:
+    store, letters = _Store(outages=2), []
+    stored = await _fanout(store, letters).handle([_event("e1"), _event("e2")])
+    assert stored == 2 and letters == [] and store.calls == 3
+
+
+async def test_a_refused_event_is_dead_lettered_and_the_rest_of_its_batch_stored() -> None:
+    store, letters = _Store(bad="e2"), []
+    stored = await asyncio.wait_for(
+        _fanout(store, letters).handle([_event("e1"), _event("e2"), _event("e3")]), 5
+    )
+    assert stored == 2
+    assert [event_id for event_id, _ in letters] == ["e2"]
+    assert "foreign key" in letters[0][1]
