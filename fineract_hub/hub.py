@@ -33,6 +33,7 @@ from fineract_hub.storage.db import create_pool, migrate
 from fineract_hub.storage.deliveries import DeliveryStore
 from fineract_hub.storage.webhooks import WebhookStore, row_to_webhook
 from fineract_hub.streams.ingest import dead_letter, send_until_accepted
+from fineract_hub.streams.legacy_backlog import LegacyBacklog
 from fineract_hub.streams.sinks import Sinks
 
 log = logging.getLogger(__name__)
@@ -150,6 +151,33 @@ class Hub:
             code, reason, None, event.to_json(), {"topic": self.settings.events_topic}
         )
         await send_until_accepted(self.topics.dead_letters, None, letter, "dead letter")
+
+    async def fan_out_legacy_backlog(self) -> None:
+        """Once after an upgrade from the two-agent version (``streams/legacy_backlog.py``)."""
+        assert self.pool is not None
+
+        async def refuse(
+            reason: str, key: bytes | None, value: bytes | None, origin: dict[str, Any]
+        ) -> None:
+            self.metrics.dead_letters.labels(reason="not_canonical").inc()
+            letter = dead_letter("not_canonical", reason, key, value, origin)
+            await send_until_accepted(self.topics.dead_letters, None, letter, "dead letter")
+
+        backlog = LegacyBacklog(
+            self.pool,
+            self.settings.kafka_bootstrap,
+            self.settings.app_id,
+            self.settings.events_topic,
+            self.sinks.handle,
+            refuse,
+        )
+        try:
+            await backlog.fan_out()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Not fatal for new events; unmarked, so the next start tries again.
+            log.exception("could not fan out the canonical-topic backlog of an earlier version")
 
     def kick_scheduler(self) -> None:
         self.scheduler_wakeup.set()

@@ -32,6 +32,8 @@ def register(app: faust.App, hub: Hub) -> None:
         # existing webhooks as unmatched.
         await hub.started()
         await hub.ready.wait()
+        # Before any new event: an ordered webhook gets an aggregate's older events first.
+        await hub.fan_out_legacy_backlog()
         async for events in stream.take_events(INGEST_BATCH, within=INGEST_WINDOW):
             canonical = await handler.handle_batch(
                 [
