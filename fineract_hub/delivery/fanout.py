@@ -141,11 +141,13 @@ class WebhookFanout:
         """
         delay = 0.2
         one_by_one = False
+        settled: dict[str, set[str]] = {}  # event id -> its deliveries stored (or {} refused)
         while True:
             leased_at = time.monotonic()
             try:
                 if one_by_one:
-                    return await self._insert_each(stored, deliveries, events), set(), leased_at
+                    await self._insert_each(stored, deliveries, events, settled)
+                    return set().union(*settled.values()), set(), leased_at
                 inserted, fresh = await self.store.insert_new_with_events(stored, deliveries)
                 return inserted, fresh, leased_at
             except asyncio.CancelledError:
@@ -165,15 +167,19 @@ class WebhookFanout:
         stored: list[tuple[str, str, str]],
         deliveries: list[NewDelivery],
         events: Sequence[CanonicalEvent],
-    ) -> set[str]:
-        """Outages propagate (the caller waits and starts again; rows already stored are then
-        skipped as seen, and the scheduler takes them when their lease ends)."""
+        settled: dict[str, set[str]],
+    ) -> None:
+        """Stores or dead-letters each event not in ``settled`` yet, and adds it there.
+
+        Outages propagate: the caller waits and calls again, and events settled before the
+        outage are neither stored nor dead-lettered twice."""
         by_id = {event.id: event for event in events}
-        inserted: set[str] = set()
         for row in stored:
+            if row[0] in settled:
+                continue
             mine = [d for d in deliveries if d.event_id == row[0]]
             try:
-                inserted |= await self.store.insert_new([row], mine)
+                settled[row[0]] = await self.store.insert_new([row], mine)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -182,4 +188,4 @@ class WebhookFanout:
                 log.error("event refused by PostgreSQL, dead-lettering it: %s", exc)
                 if self.dead_letter is not None:
                     await self.dead_letter(by_id[row[0]], f"not storable: {exc}")
-        return inserted
+                settled[row[0]] = set()

@@ -30,19 +30,24 @@ def _event(event_id: str) -> CanonicalEvent:
 
 
 class _Store:
-    """Fails the first ``outages`` calls with a lost connection, and refuses event ``bad``."""
+    """Fails the first ``outages`` calls with a lost connection, and refuses event ``bad``;
+    ``outage_at``: the call number at which one more outage happens."""
 
-    def __init__(self, outages: int = 0, bad: str | None = None) -> None:
+    def __init__(self, outages: int = 0, bad: str | None = None,
+                 outage_at: int | None = None) -> None:
         self.outages = outages
         self.bad = bad
+        self.outage_at = outage_at
         self.calls = 0
+        self.stored: list[str] = []
 
     async def insert_new_with_events(self, events: Any, deliveries: Any) -> Any:
         self.calls += 1
-        if self.calls <= self.outages:
+        if self.calls <= self.outages or self.calls == self.outage_at:
             raise ConnectionRefusedError(111, "Connection refused")
         if any(e[0] == self.bad for e in events):
             raise asyncpg.ForeignKeyViolationError("violates foreign key constraint")
+        self.stored.extend(e[0] for e in events)
         return {d.id for d in deliveries}, {e[0] for e in events}
 
     async def insert_new(self, events: Any, deliveries: Any) -> set[str]:
@@ -87,3 +92,14 @@ async def test_a_refused_event_is_dead_lettered_and_the_rest_of_its_batch_stored
     assert stored == 2
     assert [event_id for event_id, _ in letters] == ["e2"]
     assert "foreign key" in letters[0][1]
+
+
+async def test_an_outage_while_storing_event_by_event_settles_each_event_once() -> None:
+    # Call 1: the batch is refused (e2); call 2: e1 stored; call 3: e2 refused; call 4: outage.
+    store, letters = _Store(bad="e2", outage_at=4), []
+    stored = await asyncio.wait_for(
+        _fanout(store, letters).handle([_event("e1"), _event("e2"), _event("e3")]), 5
+    )
+    assert stored == 2
+    assert store.stored == ["e1", "e3"]
+    assert [event_id for event_id, _ in letters] == ["e2"]
