@@ -32,7 +32,9 @@ SETTINGS_DOC: dict[str, tuple[str | None, str]] = {
     ),
     "HUB_DEAD_LETTER_TOPIC": (
         "fineract-hub-dead-letters",
-        "Where undecodable input goes, with the reason in the record.",
+        "Where input that cannot be taken goes, with a code and the reason: Fineract records "
+        "that do not decode (the original bytes), and canonical events a sink refused "
+        "(sink_failed, not_storable, not_canonical; the event's JSON).",
     ),
     "HUB_OPERATIONAL_TOPIC": (
         "fineract-hub-operational",

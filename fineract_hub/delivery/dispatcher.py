@@ -147,7 +147,8 @@ class Dispatcher:
         return full
 
     async def wait_for_room(self) -> None:
-        """Global back-pressure for the fan-out agent: don't read more than we can send."""
+        """Global back-pressure on ingest (fan-out runs inline): don't read more than we can
+        send. It also holds back the canonical topic, which ingest writes."""
         while len(self._tasks) >= self.max_held:
             self._room.clear()
             await self._room.wait()

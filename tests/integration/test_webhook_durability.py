@@ -7,12 +7,14 @@ import json
 import random
 import signal
 import time
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
 from tests.support.events import client_created
 from tests.support.receiver import Behaviour
 from tests.support.services import produce_raw
+from tests.support.tcp_proxy import TcpProxy
 from tests.support.worker import Worker, worker_env
 
 pytestmark = pytest.mark.integration
@@ -256,3 +258,48 @@ async def test_delivery_resumes_after_the_kafka_broker_restarts(
         assert worker.proc is not None and worker.proc.poll() is None
     finally:
         worker.stop()
+
+
+async def test_a_stop_while_postgres_is_down_loses_no_event(
+    kafka_bootstrap, fresh_database_url, avro_schema_dir, receiver, tmp_path
+):
+    # Ingest waits for PostgreSQL inside a batch. A stop (SIGTERM) then waits for that batch,
+    # and an orchestrator kills the worker after its grace period: the batch must not have
+    # been committed, so the next worker reads it again.
+    parts = urlsplit(fresh_database_url)
+    proxy = await TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432).start()
+    via_proxy = urlunsplit(parts._replace(
+        netloc=f"{parts.username}:{parts.password}@127.0.0.1:{proxy.port}"))
+    env = worker_env(kafka_bootstrap=kafka_bootstrap, database_url=via_proxy,
+                     avro_schema_dir=avro_schema_dir, HUB_KAFKA_SESSION_TIMEOUT_SECONDS="6")
+    first = Worker(env, tmp_path / "a").start()
+    try:
+        await first.wait_healthy()
+        await first.ok("registerWebhook", {"name": "outage", "eventType": "client.created",
+                                           "url": receiver.url("/outage")})
+        warm = _events(1)
+        await produce_raw(kafka_bootstrap, first.topics["fineract"],
+                          [(k, v) for k, v, _ in warm])
+        await receiver.wait_for("/outage", 1)
+        await asyncio.sleep(4)  # past Faust's commit interval: the warm-up is committed
+        await proxy.cut()
+        during = _events(20)
+        await produce_raw(kafka_bootstrap, first.topics["fineract"],
+                          [(k, v) for k, v, _ in during])
+        await asyncio.sleep(4)  # ingest has the batch and is waiting for the database
+    finally:
+        first.kill(signal.SIGTERM, grace=10)
+    await proxy.start()
+    second = Worker(env, tmp_path / "b").start()
+    try:
+        await second.wait_healthy()
+        expected = {idem for _, _, idem in during}
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not expected <= await _received_ids(
+            receiver, "/outage"
+        ):
+            await asyncio.sleep(0.5)
+        missing = expected - await _received_ids(receiver, "/outage")
+        assert not missing, f"{len(missing)} of {len(expected)} events lost\n" + first.log_tail(80)
+    finally:
+        second.stop()

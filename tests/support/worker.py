@@ -156,11 +156,12 @@ class Worker:
         assert status == 200, (name, status, body)
         return body
 
-    def kill(self, sig: int = signal.SIGKILL) -> None:
+    def kill(self, sig: int = signal.SIGKILL, grace: float = 30.0) -> None:
+        """Send ``sig``; SIGKILL if the worker is still there after ``grace`` seconds."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
-                self.proc.wait(timeout=30)
+                self.proc.wait(timeout=grace)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
