@@ -30,14 +30,13 @@ import time
 import uuid
 from pathlib import Path
 
-from aiohttp import web
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.webhook_throughput import CountingReceiver, raw_loop  # noqa: E402
+from bench.webhook_throughput import CountingReceiver, raw_loop, serve  # noqa: E402
 from tests.support import services  # noqa: E402
 from tests.support.events import client_created  # noqa: E402
 
@@ -197,14 +196,8 @@ async def measure(pipeline: str, bootstrap: str, url: str, receiver: CountingRec
 
 async def run(args: argparse.Namespace, bootstrap: str) -> None:
     receiver = CountingReceiver()
-    app = web.Application()
-    app.router.add_post("/{tail:.*}", receiver.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    url = f"http://127.0.0.1:{port}/floor"
+    runner, base = await serve(receiver)
+    url = base + "/floor"
     try:
         raws = [await raw_loop(url, args.events, CONCURRENCY) for _ in range(3)]
         raw = statistics.median(raws)

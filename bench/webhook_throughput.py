@@ -75,6 +75,18 @@ class CountingReceiver:
         return web.Response(text="ok")
 
 
+async def serve(receiver: CountingReceiver) -> tuple[web.AppRunner, str]:
+    """The receiver on a free loopback port; returns its runner (to clean up) and base URL."""
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", receiver.handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return runner, f"http://127.0.0.1:{port}"
+
+
 SMALL_BODY = b'{"event":"client.created","id":"x","data":{"id":1,"displayName":"Ada"}}'
 
 
@@ -181,14 +193,7 @@ def cpu_seconds(pid: int) -> float:
 
 async def run(args: argparse.Namespace, bootstrap: str, db_url: str) -> None:
     receiver = CountingReceiver()
-    app = web.Application()
-    app.router.add_post("/{tail:.*}", receiver.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    url = f"http://127.0.0.1:{port}"
+    runner, url = await serve(receiver)
     env = worker_env(
         kafka_bootstrap=bootstrap,
         database_url=db_url,

@@ -56,6 +56,14 @@ async def _received_ids(receiver, path: str) -> set[str]:
     return {json.loads(r.body)["id"] for r in receiver.at(path)}
 
 
+async def _missing_after(receiver, path: str, expected: set[str], timeout: float) -> set[str]:
+    """Event ids still not received at ``path`` once all came or ``timeout`` passed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not expected <= await _received_ids(receiver, path):
+        await asyncio.sleep(0.5)
+    return expected - await _received_ids(receiver, path)
+
+
 async def test_kill_9_under_load_loses_no_event(own_env, receiver, kafka_bootstrap, tmp_path):
     first = Worker(own_env, tmp_path / "a").start()
     try:
@@ -75,12 +83,7 @@ async def test_kill_9_under_load_loses_no_event(own_env, receiver, kafka_bootstr
     try:
         await second.wait_healthy()
         expected = {idem for _, _, idem in events}
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and not expected <= await _received_ids(
-            receiver, "/crash"
-        ):
-            await asyncio.sleep(0.5)
-        missing = expected - await _received_ids(receiver, "/crash")
+        missing = await _missing_after(receiver, "/crash", expected, 90)
         if missing and second.proc is not None:
             second.proc.send_signal(signal.SIGUSR2)  # the worker logs its tasks and offsets
             await asyncio.sleep(1.0)
@@ -294,12 +297,7 @@ async def test_a_stop_while_postgres_is_down_loses_no_event(
     try:
         await second.wait_healthy()
         expected = {idem for _, _, idem in during}
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not expected <= await _received_ids(
-            receiver, "/outage"
-        ):
-            await asyncio.sleep(0.5)
-        missing = expected - await _received_ids(receiver, "/outage")
+        missing = await _missing_after(receiver, "/outage", expected, 60)
         assert not missing, f"{len(missing)} of {len(expected)} events lost\n" + first.log_tail(80)
     finally:
         second.stop()
