@@ -98,7 +98,8 @@ SETTINGS_DOC: dict[str, tuple[str | None, str]] = {
         "Most deliveries one endpoint may have waiting in a worker's memory. Below it, an "
         "endpoint may hold what it completes in a quarter of HUB_DELIVERY_LEASE_SECONDS (at "
         "least twice HUB_ENDPOINT_CONCURRENCY); beyond that deliveries wait in PostgreSQL, so "
-        "a slow endpoint cannot hold back the others.",
+        "a slow endpoint cannot hold back the others. A worker holds at most twice this in "
+        "memory (or 4 x HUB_DELIVERY_CONCURRENCY) before ingest waits.",
     ),
     "HUB_WEBHOOK_DISABLE_AFTER_SECONDS": (
         "432000",

@@ -130,8 +130,10 @@ class Dispatcher:
 
     @property
     def max_held(self) -> int:
-        """Jobs held in memory before fan-out waits: one endpoint's full queue, or more."""
-        return max(self.settings.delivery_concurrency * 4, self.settings.endpoint_queue_limit)
+        """Jobs held in memory before ingest waits. Twice the most one endpoint may hold, so a
+        single endpoint (fast, then suddenly timing out) can never take all of it and hold
+        back the others."""
+        return max(self.settings.delivery_concurrency * 4, 2 * self.settings.endpoint_queue_limit)
 
     @property
     def in_flight(self) -> int:

@@ -19,7 +19,7 @@ from fineract_hub.delivery.registry import WebhookRegistry
 from fineract_hub.metrics import Metrics
 from fineract_hub.models.events import CanonicalEvent
 from fineract_hub.models.webhooks import Webhook
-from fineract_hub.storage.db import is_outage
+from fineract_hub.storage.db import rows_refused
 from fineract_hub.storage.deliveries import DeliveryStore, NewDelivery
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ class WebhookFanout:
         inserted, fresh_events, leased_at = await self._insert_until_stored(
             stored, deliveries, events
         )
-        lease_deadline = leased_at + self.settings.delivery_lease_seconds
+        lease = self.settings.delivery_lease_seconds
         self.metrics.deliveries_created.inc(len(inserted))
         self.metrics.duplicates.inc(len(deliveries) - len(inserted))
         for delivery in deliveries:
@@ -119,7 +119,7 @@ class WebhookFanout:
                     webhook,
                     event,
                     1,
-                    lease_deadline=lease_deadline,
+                    lease_deadline=leased_at[event.id] + lease,
                     event_stored=event.id in fresh_events,
                 )
             )
@@ -131,29 +131,31 @@ class WebhookFanout:
         stored: list[tuple[str, str, str]],
         deliveries: list[NewDelivery],
         events: Sequence[CanonicalEvent],
-    ) -> tuple[set[str], set[str], float]:
-        """Delivery and event ids stored now, and the monotonic time before the leases began.
+    ) -> tuple[set[str], set[str], dict[str, float]]:
+        """Delivery and event ids stored now, and per event the monotonic time just before
+        its rows (and leases) were written.
 
-        Without the rows the batch must not be acked, so outages are waited out here. Rows the
+        Without the rows the batch must not be acked, so failures are waited out here. Rows the
         database refuses (bad data, a violated constraint) would be refused forever and stall
         the partition: then the batch is stored event by event and refused events are
         dead-lettered.
         """
         delay = 0.2
         one_by_one = False
-        settled: dict[str, set[str]] = {}  # event id -> its deliveries stored (or {} refused)
+        settled: dict[str, tuple[set[str], float]] = {}  # event id -> deliveries stored, when
         while True:
-            leased_at = time.monotonic()
             try:
                 if one_by_one:
                     await self._insert_each(stored, deliveries, events, settled)
-                    return set().union(*settled.values()), set(), leased_at
+                    inserted = set().union(*(ids for ids, _ in settled.values()))
+                    return inserted, set(), {eid: at for eid, (_, at) in settled.items()}
+                leased_at = time.monotonic()
                 inserted, fresh = await self.store.insert_new_with_events(stored, deliveries)
-                return inserted, fresh, leased_at
+                return inserted, fresh, dict.fromkeys((row[0] for row in stored), leased_at)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                if not one_by_one and not is_outage(exc):
+                if not one_by_one and rows_refused(exc):
                     log.error("PostgreSQL refused a batch of deliveries (%s); storing event by "
                               "event", exc)
                     one_by_one = True
@@ -167,25 +169,27 @@ class WebhookFanout:
         stored: list[tuple[str, str, str]],
         deliveries: list[NewDelivery],
         events: Sequence[CanonicalEvent],
-        settled: dict[str, set[str]],
+        settled: dict[str, tuple[set[str], float]],
     ) -> None:
         """Stores or dead-letters each event not in ``settled`` yet, and adds it there.
 
-        Outages propagate: the caller waits and calls again, and events settled before the
-        outage are neither stored nor dead-lettered twice."""
+        Failures other than refusals propagate: the caller waits and calls again, and events
+        settled before are neither stored nor dead-lettered twice (nor their leases dated
+        later than they began)."""
         by_id = {event.id: event for event in events}
         for row in stored:
             if row[0] in settled:
                 continue
             mine = [d for d in deliveries if d.event_id == row[0]]
+            leased_at = time.monotonic()
             try:
-                settled[row[0]] = await self.store.insert_new([row], mine)
+                settled[row[0]] = (await self.store.insert_new([row], mine), leased_at)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                if is_outage(exc):
+                if not rows_refused(exc):
                     raise
                 log.error("event refused by PostgreSQL, dead-lettering it: %s", exc)
                 if self.dead_letter is not None:
                     await self.dead_letter(by_id[row[0]], f"not storable: {exc}")
-                settled[row[0]] = set()
+                settled[row[0]] = (set(), leased_at)

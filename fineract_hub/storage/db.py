@@ -13,22 +13,21 @@ log = logging.getLogger(__name__)
 _MIGRATION_LOCK = 0x46494E48  # arbitrary advisory lock id ("FINH"): one migrator at a time
 
 
-#: SQLSTATE classes that come and go with the server, not with the rows sent: connection
-#: exceptions, transaction rollbacks (deadlock, serialization), insufficient resources, operator
-#: intervention (shutdown, starting up), system errors.
-_OUTAGE_CLASSES = frozenset({"08", "40", "53", "57", "58"})
+#: SQLSTATE classes that say the rows themselves are wrong: data exceptions (bad text, out of
+#: range) and integrity constraint violations. Only these make the same rows fail forever.
+_REFUSAL_CLASSES = frozenset({"22", "23"})
 
 
-def is_outage(exc: BaseException) -> bool:
-    """Whether waiting and sending the same statement again can succeed.
+def rows_refused(exc: BaseException) -> bool:
+    """Whether PostgreSQL refused these rows, as it would every time.
 
-    Outages: no connection (refused, reset, timed out, closed by the server or the pool) and
-    server errors in the classes above. Everything else (bad data, a violated constraint, a
-    bug on our side) would fail the same way forever, so retrying it would only stall.
+    Everything else is waited out, even when it looks permanent: a failover answers "read-only
+    transaction" for a while, a revoked privilege comes back, and a bug of ours in a statement
+    is better as a loud stall (events wait in Kafka) than as every event dead-lettered.
     """
-    if isinstance(exc, asyncpg.PostgresError):
-        return str(exc.sqlstate or "")[:2] in _OUTAGE_CLASSES
-    return isinstance(exc, OSError | TimeoutError | asyncpg.InterfaceError)
+    return isinstance(exc, asyncpg.PostgresError) and str(exc.sqlstate or "")[:2] in (
+        _REFUSAL_CLASSES
+    )
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:

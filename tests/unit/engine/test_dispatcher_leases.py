@@ -67,3 +67,11 @@ async def test_an_endpoint_that_completes_quickly_may_hold_more_in_memory() -> N
     while time.monotonic() - started < 1.05:
         await asyncio.gather(*(dispatcher.submit(_job(f"d{i}", 60)) for i in range(20)))
     assert dispatcher.queue_limit("wh") == 100  # the ceiling, HUB_ENDPOINT_QUEUE_LIMIT
+
+
+def test_one_endpoint_can_never_hold_the_whole_worker_budget() -> None:
+    # Otherwise one fast endpoint that starts timing out after a burst holds back all ingest.
+    dispatcher, _ = _dispatcher()
+    dispatcher._rates["wh"] = SimpleNamespace(current=lambda now: 1e9)  # type: ignore[assignment]
+    assert dispatcher.queue_limit("wh") == 100
+    assert dispatcher.max_held >= 2 * dispatcher.queue_limit("wh")

@@ -34,17 +34,19 @@ class _Store:
     ``outage_at``: the call number at which one more outage happens."""
 
     def __init__(self, outages: int = 0, bad: str | None = None,
-                 outage_at: int | None = None) -> None:
+                 outage_at: int | None = None,
+                 outage: BaseException | None = None) -> None:
         self.outages = outages
         self.bad = bad
         self.outage_at = outage_at
+        self.outage = outage or ConnectionRefusedError(111, "Connection refused")
         self.calls = 0
         self.stored: list[str] = []
 
     async def insert_new_with_events(self, events: Any, deliveries: Any) -> Any:
         self.calls += 1
         if self.calls <= self.outages or self.calls == self.outage_at:
-            raise ConnectionRefusedError(111, "Connection refused")
+            raise self.outage
         if any(e[0] == self.bad for e in events):
             raise asyncpg.ForeignKeyViolationError("violates foreign key constraint")
         self.stored.extend(e[0] for e in events)
@@ -56,8 +58,15 @@ class _Store:
 
 
 class _Dispatcher:
+    def __init__(self, room: int = 0) -> None:
+        self.room = room  # 0: everything left to the scheduler, no HTTP in these tests
+        self.jobs: list[Any] = []
+
     def room_for_new(self, webhook_id: str) -> int:
-        return 0  # everything left to the scheduler: no HTTP in these tests
+        return self.room
+
+    def submit(self, job: Any) -> None:
+        self.jobs.append(job)
 
     def mark_spilled(self, webhook_id: str) -> None:
         pass
@@ -66,7 +75,8 @@ class _Dispatcher:
         pass
 
 
-def _fanout(store: _Store, letters: list[tuple[str, str]]) -> WebhookFanout:
+def _fanout(store: _Store, letters: list[tuple[str, str]],
+            dispatcher: _Dispatcher | None = None) -> WebhookFanout:
     registry = WebhookRegistry({})
     registry.put(_webhook())
 
@@ -74,7 +84,8 @@ def _fanout(store: _Store, letters: list[tuple[str, str]]) -> WebhookFanout:
         letters.append((event.id, reason))
 
     return WebhookFanout(SimpleNamespace(delivery_lease_seconds=60), registry,  # type: ignore[arg-type]
-                         store, _Dispatcher(), Metrics(), asyncio.Event(),  # type: ignore[arg-type]
+                         store, dispatcher or _Dispatcher(), Metrics(),  # type: ignore[arg-type]
+                         asyncio.Event(),
                          dead_letter=dead_letter)
 
 
@@ -103,3 +114,20 @@ async def test_an_outage_while_storing_event_by_event_settles_each_event_once() 
     assert stored == 2
     assert store.stored == ["e1", "e3"]
     assert [event_id for event_id, _ in letters] == ["e2"]
+
+
+async def test_a_read_only_database_during_a_failover_is_waited_out_not_dead_lettered() -> None:
+    failover = asyncpg.ReadOnlySQLTransactionError("cannot execute INSERT in a read-only "
+                                                   "transaction")
+    store, letters = _Store(outages=2, outage=failover), []
+    stored = await _fanout(store, letters).handle([_event("e1"), _event("e2")])
+    assert stored == 2 and letters == [] and store.calls == 3
+
+
+async def test_leases_taken_before_an_outage_keep_their_time() -> None:
+    # e1 is stored (leased) before the outage hits e3: its job must not believe its lease
+    # began after the outage, or it could be sent after another worker took it over.
+    store, letters, dispatcher = _Store(bad="e2", outage_at=4), [], _Dispatcher(room=10)
+    await _fanout(store, letters, dispatcher).handle([_event("e1"), _event("e2"), _event("e3")])
+    deadline = {job.event.id: job.lease_deadline for job in dispatcher.jobs}
+    assert deadline["e3"] - deadline["e1"] >= 0.2  # the first backoff
