@@ -171,13 +171,23 @@ class Hub:
             self.sinks.handle,
             refuse,
         )
-        try:
-            await backlog.fan_out()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            # Not fatal for new events; unmarked, so the next start tries again.
-            log.exception("could not fan out the canonical-topic backlog of an earlier version")
+        delay = 1.0
+        while True:
+            try:
+                await backlog.fan_out()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Ingest waits meanwhile: an ordered webhook must get older events first, and
+                # a backlog left for a later start might wait for weeks.
+                log.exception(
+                    "could not fan out the canonical-topic backlog of an earlier version; "
+                    "retrying in %.0fs",
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
 
     def kick_scheduler(self) -> None:
         self.scheduler_wakeup.set()

@@ -34,19 +34,29 @@ LOCK_WAIT_SECONDS = 6 * 3600.0
 _LOCK = 0x46494E4C  # advisory lock id ("FINL"), distinct from the migrations' lock
 
 
-async def committed_offsets(bootstrap: str, group: str, topic: str) -> dict[int, int]:
-    """Offsets the group has committed on ``topic``, by partition."""
+async def committed_offsets(
+    bootstrap: str, group: str, topic: str
+) -> tuple[dict[int, int], set[int]]:
+    """Offsets the group has committed on ``topic`` by partition, and the topic's partitions."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
     await admin.start()
     try:
         offsets = await admin.list_consumer_group_offsets(group)
+        described = await admin.describe_topics([topic])
     finally:
         await admin.close()
-    return {
+    committed = {
         tp.partition: meta.offset
         for tp, meta in offsets.items()
         if tp.topic == topic and meta.offset >= 0
     }
+    partitions = {
+        p["partition"]
+        for t in described
+        if t.get("topic") == topic and not t.get("error_code")
+        for p in t.get("partitions", [])
+    }
+    return committed, partitions
 
 
 class LegacyBacklog:
@@ -71,7 +81,7 @@ class LegacyBacklog:
         """Events read from the gap (0 when there is none or it was read before)."""
         if await self._marked():
             return 0
-        committed = await committed_offsets(self.bootstrap, self.group, self.topic)
+        committed, partitions = await committed_offsets(self.bootstrap, self.group, self.topic)
         if not committed:
             return 0
         async with self.pool.acquire() as conn:
@@ -81,7 +91,7 @@ class LegacyBacklog:
             try:
                 if await self._marked(conn):
                     return 0
-                read, ranges = await self._read(committed)
+                read, ranges = await self._read(committed, partitions)
                 await conn.execute(
                     "INSERT INTO hub_markers (name, detail) VALUES ($1, $2)"
                     " ON CONFLICT (name) DO NOTHING",
@@ -96,7 +106,9 @@ class LegacyBacklog:
         db = db if db is not None else self.pool
         return bool(await db.fetchval("SELECT 1 FROM hub_markers WHERE name = $1", MARKER))
 
-    async def _read(self, committed: dict[int, int]) -> tuple[int, dict[str, list[int]]]:
+    async def _read(
+        self, committed: dict[int, int], partitions: set[int]
+    ) -> tuple[int, dict[str, list[int]]]:
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap,
             group_id=None,  # reads only: the group's own offsets are never touched
@@ -105,11 +117,15 @@ class LegacyBacklog:
         )
         await consumer.start()
         try:
-            tps = [TopicPartition(self.topic, p) for p in committed]
+            tps = [TopicPartition(self.topic, p) for p in sorted(partitions | set(committed))]
             consumer.assign(tps)
             ends = await consumer.end_offsets(tps)
-            todo = {tp: ends[tp] for tp in tps if committed[tp.partition] < ends[tp]}
-            ranges = {str(tp.partition): [committed[tp.partition], end] for tp, end in todo.items()}
+            # A partition the old agent never committed on was all backlog (it started from
+            # the earliest record, Faust's default).
+            starts = await consumer.beginning_offsets(tps)
+            start = {tp: committed.get(tp.partition, starts[tp]) for tp in tps}
+            todo = {tp: ends[tp] for tp in tps if start[tp] < ends[tp]}
+            ranges = {str(tp.partition): [start[tp], end] for tp, end in todo.items()}
             if not todo:
                 return 0, ranges
             log.warning(
@@ -117,7 +133,7 @@ class LegacyBacklog:
                 extra={"topic": self.topic, "ranges": ranges},
             )
             for tp in todo:
-                consumer.seek(tp, committed[tp.partition])
+                consumer.seek(tp, start[tp])
             read = 0
             while todo:
                 fetched = await consumer.getmany(*todo, timeout_ms=1000, max_records=BATCH)

@@ -62,27 +62,32 @@ async def test_the_canonical_backlog_of_an_earlier_version_is_fanned_out_once(
                     {"name": "all", "eventType": "*", "url": receiver.url("/up")})
     worker.stop()
 
-    # The old version's state: ten events on the canonical topic, the first four fanned out
-    # (committed), one record in the gap that is not a canonical event.
+    # The old version's state: ten events in partition 0, the first four fanned out
+    # (committed), one record in the gap that is not a canonical event; two events in
+    # partition 1, where the old agent never committed anything.
     base = random.randint(10_000_000, 20_000_000)
     events = [_canonical(base + i) for i in range(10)]
     sent = await produce_raw(kafka_bootstrap, topic,
                              [(b"k", e.to_json()) for e in events[:7]] + [(b"k", b"junk")]
                              + [(b"k", e.to_json()) for e in events[7:]], partition=0)
     first = sent[0].offset
+    uncommitted = [_canonical(base + 100 + i) for i in range(2)]
+    await produce_raw(kafka_bootstrap, topic, [(b"k", e.to_json()) for e in uncommitted],
+                      partition=1)
     await _commit(kafka_bootstrap, env["HUB_APP_ID"], topic, first + 4)
 
     worker = Worker(env, tmp_path / "w").start()
     try:
         await worker.wait_healthy()
-        received = await receiver.wait_for("/up", 6)
+        backlog = events[4:] + uncommitted
+        received = await receiver.wait_for("/up", len(backlog))
         assert sorted(json.loads(r.body)["id"] for r in received) == sorted(
-            e.id for e in events[4:])
+            e.id for e in backlog)
         letter = await find_json(kafka_bootstrap, env["HUB_DEAD_LETTER_TOPIC"],
                                  lambda letter: letter["code"] == "not_canonical")
         assert "not a canonical event" in letter["reason"]
         marker = await _marker(fresh_database_url)
-        assert marker is not None and marker["read"] == 6
+        assert marker is not None and marker["read"] == len(backlog)
     finally:
         worker.stop()
 
@@ -90,6 +95,6 @@ async def test_the_canonical_backlog_of_an_earlier_version_is_fanned_out_once(
     try:
         await worker.wait_healthy()
         await asyncio.sleep(3)
-        assert len(receiver.at("/up")) == 6
+        assert len(receiver.at("/up")) == len(backlog)
     finally:
         worker.stop()
