@@ -45,6 +45,12 @@ SETTINGS_DOC: dict[str, tuple[str | None, str]] = {
         "Consumer-group session timeout: how long a crashed worker holds its partitions "
         "before another takes them over (Faust's default is 60).",
     ),
+    "HUB_UPGRADE_BACKLOG": (
+        "read",
+        "At start-up, fan out what the older two-agent version left on the canonical topic "
+        "before ingesting ('read'), or 'skip' it: only if you know there is none, or Kafka "
+        "refuses the admin requests it needs (ingest waits, retrying, until they succeed).",
+    ),
     "HUB_TOPIC_PARTITIONS": ("8", "Partitions of the topics the hub creates."),
     "HUB_TABLE_STORE": ("memory://", "Faust table store URL (memory:// or rocksdb://)."),
     "HUB_AVRO_SCHEMA_DIR": (
@@ -165,6 +171,7 @@ class Settings:
     dead_letter_topic: str
     operational_topic: str
     kafka_session_timeout: float
+    upgrade_backlog: str
     topic_partitions: int
     table_store: str
     avro_schema_dir: Path
@@ -284,6 +291,9 @@ class Settings:
                 f"({max_timeout}) by more than 5 s, or in-flight attempts get delivered twice"
             )
 
+        upgrade_backlog = get("HUB_UPGRADE_BACKLOG")
+        if upgrade_backlog not in {"read", "skip"}:
+            problems.append("HUB_UPGRADE_BACKLOG must be 'read' or 'skip'")
         event_loop = get("HUB_EVENT_LOOP")
         if event_loop not in {"uvloop", "asyncio"}:
             problems.append("HUB_EVENT_LOOP must be 'uvloop' or 'asyncio'")
@@ -316,6 +326,7 @@ class Settings:
                 "HUB_KAFKA_SESSION_TIMEOUT_SECONDS", get("HUB_KAFKA_SESSION_TIMEOUT_SECONDS"),
                 problems, 6, 300
             ),
+            upgrade_backlog=upgrade_backlog,
             topic_partitions=_int(
                 "HUB_TOPIC_PARTITIONS", get("HUB_TOPIC_PARTITIONS"), problems, 1, 1024
             ),

@@ -155,6 +155,8 @@ class Hub:
     async def fan_out_legacy_backlog(self) -> None:
         """Once after an upgrade from the two-agent version (``streams/legacy_backlog.py``)."""
         assert self.pool is not None
+        if self.settings.upgrade_backlog == "skip":
+            return
 
         async def refuse(
             reason: str, key: bytes | None, value: bytes | None, origin: dict[str, Any]

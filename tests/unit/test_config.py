@@ -68,3 +68,10 @@ def test_every_setting_has_a_description():
 def test_a_misspelt_variable_is_reported_with_a_suggestion(tmp_path):
     with pytest.raises(ConfigError, match="did you mean HUB_KAFKA_BOOTSTRAP"):
         Settings.from_env(_env(tmp_path, HUB_KAFKA_BOOTSTAP="127.0.0.1:9092"))
+
+
+def test_the_upgrade_backlog_is_read_unless_skipped_explicitly(tmp_path):
+    assert Settings.from_env(_env(tmp_path)).upgrade_backlog == "read"
+    assert Settings.from_env(_env(tmp_path, HUB_UPGRADE_BACKLOG="skip")).upgrade_backlog == "skip"
+    with pytest.raises(ConfigError, match="HUB_UPGRADE_BACKLOG must be 'read' or 'skip'"):
+        Settings.from_env(_env(tmp_path, HUB_UPGRADE_BACKLOG="maybe"))

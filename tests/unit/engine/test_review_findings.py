@@ -50,3 +50,14 @@ async def test_a_session_variable_given_twice_is_refused():
     status, answer = await execute_action(_Services(), {"x-hub-action-secret": "s" * 16}, body)
     assert status == 400
     assert "more than once" in answer["message"]
+
+
+async def test_a_skipped_upgrade_backlog_touches_neither_kafka_nor_postgres() -> None:
+    # For Kafka clusters that refuse the admin requests the read needs: ingest must not wait.
+    import asyncio
+    from types import SimpleNamespace
+
+    from fineract_hub.hub import Hub
+
+    hub = SimpleNamespace(settings=SimpleNamespace(upgrade_backlog="skip"), pool=object())
+    await asyncio.wait_for(Hub.fan_out_legacy_backlog(hub), 1)  # type: ignore[arg-type]
