@@ -7,6 +7,7 @@ depends on the order in which Faust starts its services.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -144,34 +145,37 @@ class Hub:
         log.info("webhook registry reconciled", extra={"webhooks": len(rows), "changed": changed})
         self.ready.set()
 
-    async def dead_letter_event(self, code: str, reason: str, event: CanonicalEvent) -> None:
-        """A canonical event a sink could not take: kept, with the reason, for an operator."""
+    async def dead_letter_record(
+        self,
+        code: str,
+        reason: str,
+        key: bytes | None,
+        value: bytes | None,
+        origin: dict[str, Any],
+    ) -> None:
+        """A record the worker could not take: kept, with the reason, for an operator."""
         self.metrics.dead_letters.labels(reason=code).inc()
-        letter = dead_letter(
+        letter = dead_letter(code, reason, key, value, origin)
+        await send_until_accepted(self.topics.dead_letters, None, letter, "dead letter")
+
+    async def dead_letter_event(self, code: str, reason: str, event: CanonicalEvent) -> None:
+        """A canonical event a sink could not take."""
+        await self.dead_letter_record(
             code, reason, None, event.to_json(), {"topic": self.settings.events_topic}
         )
-        await send_until_accepted(self.topics.dead_letters, None, letter, "dead letter")
 
     async def fan_out_legacy_backlog(self) -> None:
         """Once after an upgrade from the two-agent version (``streams/legacy_backlog.py``)."""
         assert self.pool is not None
         if self.settings.upgrade_backlog == "skip":
             return
-
-        async def refuse(
-            reason: str, key: bytes | None, value: bytes | None, origin: dict[str, Any]
-        ) -> None:
-            self.metrics.dead_letters.labels(reason="not_canonical").inc()
-            letter = dead_letter("not_canonical", reason, key, value, origin)
-            await send_until_accepted(self.topics.dead_letters, None, letter, "dead letter")
-
         backlog = LegacyBacklog(
             self.pool,
             self.settings.kafka_bootstrap,
             self.settings.app_id,
             self.settings.events_topic,
             self.sinks.handle,
-            refuse,
+            functools.partial(self.dead_letter_record, "not_canonical"),
         )
         delay = 1.0
         while True:

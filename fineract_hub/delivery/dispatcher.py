@@ -143,7 +143,10 @@ class Dispatcher:
         return self._queued.get(webhook_id, 0)
 
     def saturated_endpoints(self) -> list[str]:
-        """Webhooks whose in-memory queue is full: nothing more should be taken for them."""
+        """Webhooks whose in-memory queue is full: nothing more should be taken for them.
+
+        They are marked spilled too: whoever asks leaves their rows in PostgreSQL, so the
+        scheduler must be woken once they have drained to half."""
         full = [wid for wid, n in self._queued.items() if n >= self.queue_limit(wid)]
         self._spilled.update(full)
         return full
