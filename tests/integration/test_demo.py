@@ -8,7 +8,6 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 from tests.support import services
@@ -58,11 +57,5 @@ def test_demo_removes_its_webhooks_when_it_ends(demo) -> None:
     # closed port.
     done, database_url = demo
 
-    async def remaining() -> int:
-        conn = await asyncpg.connect(database_url)
-        try:
-            return int(await conn.fetchval("SELECT count(*) FROM hub_webhooks"))
-        finally:
-            await conn.close()
-
-    assert asyncio.run(remaining()) == 0, (done.stdout + done.stderr)[-2000:]
+    remaining = asyncio.run(services.fetchval(database_url, "SELECT count(*) FROM hub_webhooks"))
+    assert remaining == 0, (done.stdout + done.stderr)[-2000:]

@@ -7,13 +7,12 @@ import asyncio
 import json
 import random
 
-import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from fineract_hub.models.events import CanonicalEvent
 from tests.support.kafka import find_json
-from tests.support.services import produce_raw
+from tests.support.services import fetchval, produce_raw
 from tests.support.worker import Worker, worker_env
 
 pytestmark = pytest.mark.integration
@@ -41,12 +40,8 @@ async def _commit(bootstrap: str, group: str, topic: str, offset: int) -> None:
 
 
 async def _marker(database_url: str) -> dict | None:
-    conn = await asyncpg.connect(database_url)
-    try:
-        detail = await conn.fetchval(
-            "SELECT detail FROM hub_markers WHERE name = 'canonical-topic-backlog'")
-    finally:
-        await conn.close()
+    detail = await fetchval(
+        database_url, "SELECT detail FROM hub_markers WHERE name = 'canonical-topic-backlog'")
     return json.loads(detail) if isinstance(detail, str) else detail
 
 

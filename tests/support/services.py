@@ -120,6 +120,17 @@ def _redact(url: str) -> str:
     return url
 
 
+async def fetchval(database_url: str, query: str, *args: Any) -> Any:
+    """One value from a test's database, on a connection of its own (not the worker's)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(database_url, timeout=10)
+    try:
+        return await conn.fetchval(query, *args)
+    finally:
+        await conn.close()
+
+
 def require_postgres(url: str) -> None:
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 5432
