@@ -13,17 +13,17 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 import asyncpg
 import faust
 
 from fineract_hub.config import Settings
 from fineract_hub.delivery.dispatcher import DeliveryJob, Dispatcher
 from fineract_hub.delivery.fanout import WebhookFanout
+from fineract_hub.delivery.http_client import HTTPClient
 from fineract_hub.delivery.registry import WebhookRegistry, registry_table
 from fineract_hub.delivery.secrets import SecretBox
 from fineract_hub.delivery.service import WebhookService
-from fineract_hub.delivery.ssrf import AddressPolicy, build_session
+from fineract_hub.delivery.ssrf import AddressPolicy
 from fineract_hub.errors import ConfigError
 from fineract_hub.ingest.canonical import FineractDecoder
 from fineract_hub.ingest.schemas import SchemaLoadError, SchemaRegistry
@@ -79,7 +79,7 @@ class Hub:
         self._started = False
         self._last_disable_check = 0.0
         self.pool: asyncpg.Pool | None = None
-        self.session: aiohttp.ClientSession | None = None
+        self.client: HTTPClient | None = None
         self.webhook_store: WebhookStore
         self.delivery_store: DeliveryStore
         self.dispatcher: Dispatcher
@@ -98,11 +98,11 @@ class Hub:
             await migrate(self.pool)
             self.webhook_store = WebhookStore(self.pool)
             self.delivery_store = DeliveryStore(self.pool)
-            self.session = build_session(self.address_policy, self.settings.webhook_max_timeout)
+            self.client = HTTPClient(self.address_policy)
             self.dispatcher = Dispatcher(
                 self.settings,
                 self.delivery_store,
-                self.session,
+                self.client,
                 self.secret_box,
                 self.metrics,
                 on_disable=self._disable,
@@ -236,8 +236,8 @@ class Hub:
         if not self._started:
             return
         await self.dispatcher.stop()
-        if self.session is not None:
-            await self.session.close()
+        if self.client is not None:
+            await self.client.close()
         if self.pool is not None:
             await self.pool.close()
 

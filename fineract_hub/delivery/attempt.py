@@ -11,11 +11,12 @@ import asyncio
 import time
 from dataclasses import dataclass
 
-import aiohttp
 from yarl import URL
 
+from fineract_hub.delivery.http_client import HTTPClient, ResponseError
 from fineract_hub.delivery.outcome import OutcomeKind, classify, parse_retry_after
 from fineract_hub.delivery.signing import signature_header
+from fineract_hub.delivery.ssrf import BlockedDestination
 from fineract_hub.models.events import CanonicalEvent
 from fineract_hub.models.webhooks import Webhook
 from fineract_hub.templates import (
@@ -27,11 +28,9 @@ from fineract_hub.templates import (
 )
 
 USER_AGENT = "fineract-hub-webhooks/0.1"
-RESPONSE_EXCERPT_BYTES = 2048
 _PARSED_URLS_MAX = 4096
 
 _parsed_urls: dict[str, URL] = {}
-_timeouts: dict[int, aiohttp.ClientTimeout] = {}
 
 
 def parsed_url(url: str) -> URL:
@@ -42,13 +41,6 @@ def parsed_url(url: str) -> URL:
             _parsed_urls.clear()
         parsed = _parsed_urls[url] = URL(url)
     return parsed
-
-
-def client_timeout(seconds: int) -> aiohttp.ClientTimeout:
-    timeout = _timeouts.get(seconds)
-    if timeout is None:
-        timeout = _timeouts[seconds] = aiohttp.ClientTimeout(total=seconds)
-    return timeout
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +102,7 @@ def request_headers(
 
 
 async def send_attempt(
-    session: aiohttp.ClientSession,
+    client: HTTPClient,
     webhook: Webhook,
     event: CanonicalEvent,
     message_id: str,
@@ -129,39 +121,33 @@ async def send_attempt(
         return AttemptResult(None, None, 0, f"render error: {exc}", None, None)
     headers = request_headers(webhook, event, message_id, secrets, body)
     try:
-        async with session.request(
-            webhook.http_method,
-            parsed_url(webhook.url),
-            # A ready payload: aiohttp would otherwise look the bytes up in its payload registry
-            # (isinstance against every registered type), a tenth of a delivery's CPU.
-            data=aiohttp.BytesPayload(body, content_type=webhook.content_type),
-            headers=headers,
-            allow_redirects=False,  # 3xx is a failure (Standard Webhooks): never follow
-            timeout=client_timeout(webhook.timeout),
-        ) as response:
-            excerpt = await response.content.read(RESPONSE_EXCERPT_BYTES)
-            elapsed = int((time.monotonic() - started) * 1000)
-            kind = classify(response.status, None)
-            retry_after = parse_retry_after(response.headers.get("Retry-After"), time.time())
-            error = (
-                None
-                if kind is OutcomeKind.SUCCESS
-                else f"HTTP {response.status} {response.reason or ''}".strip()
+        # Redirects are never followed (a 3xx is a failure, Standard Webhooks): the client
+        # cannot follow them. The deadline covers connecting, sending and the response.
+        async with asyncio.timeout(webhook.timeout):
+            response = await client.request(
+                webhook.http_method, parsed_url(webhook.url), headers, body
             )
-            return AttemptResult(
-                kind,
-                response.status,
-                elapsed,
-                error,
-                excerpt.decode("utf-8", "replace"),
-                body,
-                retry_after,
-            )
-    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+    except (TimeoutError, OSError, ResponseError, BlockedDestination, ValueError) as exc:
         elapsed = int((time.monotonic() - started) * 1000)
         reason = (
-            "timed out"
-            if isinstance(exc, asyncio.TimeoutError)
+            f"timed out after {webhook.timeout}s"
+            if isinstance(exc, TimeoutError)
             else (str(exc) or type(exc).__name__)
         )
         return AttemptResult(classify(None, exc), None, elapsed, reason, None, body)
+    elapsed = int((time.monotonic() - started) * 1000)
+    kind = classify(response.status, None)
+    error = (
+        None
+        if kind is OutcomeKind.SUCCESS
+        else f"HTTP {response.status} {response.reason}".strip()
+    )
+    return AttemptResult(
+        kind,
+        response.status,
+        elapsed,
+        error,
+        response.excerpt.decode("utf-8", "replace"),
+        body,
+        parse_retry_after(response.headers.get("retry-after"), time.time()),
+    )

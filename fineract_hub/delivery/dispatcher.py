@@ -17,12 +17,12 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-import aiohttp
 import asyncpg
 
 from fineract_hub.config import Settings
 from fineract_hub.delivery.attempt import AttemptResult, send_attempt
 from fineract_hub.delivery.capacity import EndpointRate, lease_allows, queue_limit
+from fineract_hub.delivery.http_client import HTTPClient
 from fineract_hub.delivery.lifecycle import Decision, decide
 from fineract_hub.delivery.outcome import OutcomeKind
 from fineract_hub.delivery.policy import policy_for
@@ -70,7 +70,7 @@ class Dispatcher:
         self,
         settings: Settings,
         store: DeliveryStore,
-        session: aiohttp.ClientSession,
+        client: HTTPClient,
         secret_box: SecretBox,
         metrics: Metrics,
         on_disable: Callable[[str, str], Awaitable[None]],
@@ -80,7 +80,7 @@ class Dispatcher:
     ) -> None:
         self.settings = settings
         self.store = store
-        self.session = session
+        self.client = client
         self.secret_box = secret_box
         self.metrics = metrics
         self.on_disable = on_disable
@@ -228,7 +228,7 @@ class Dispatcher:
 
     async def _attempt(self, job: DeliveryJob) -> AttemptResult:
         return await send_attempt(
-            self.session,
+            self.client,
             job.webhook,
             job.event,
             job.message_id,

@@ -8,17 +8,13 @@ range checks miss (formbricks/hub PR #129). So:
 
 * ``AddressPolicy.is_blocked`` judges one address, decoding embedded IPv4 first;
 * ``check_url`` rejects bad URLs when a webhook is registered, with a reason the user can act on;
-* ``guarded_connector`` re-judges every address aiohttp is about to connect to (resolved names and
-  IP literals alike) and raises ``BlockedDestination`` before a socket is opened.
+* ``delivery.http_client.HTTPClient``, the only client webhook requests go out on, re-judges
+  every address a URL's host stands for (resolved names and IP literals alike) and raises
+  ``BlockedDestination`` before a socket is opened, then connects to exactly that address.
 
 Redirects: a 3xx is a failed delivery (Standard Webhooks), and following one would let an allowed
-host bounce us anywhere. ``delivery.attempt.send_attempt``, the only place a webhook request is
-made, passes ``allow_redirects=False`` (a test holds it to that); a redirect it were made to
-follow would still go through the guard. (A per-session trace hook as a second backstop cost
-about 4% of a delivery's CPU, every request, for a case that test already rules out.) Never
-configure a proxy on a guarded
-session: the guard would then judge the proxy's address, not the destination's, which is why
-``build_session`` sets ``trust_env=False``.
+host bounce us anywhere; the client cannot follow redirects at all. It uses no proxy either: the
+guard would then judge the proxy's address, not the destination's.
 """
 
 from __future__ import annotations
@@ -27,9 +23,8 @@ import ipaddress
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
-import aiohttp
 from aiohttp.abc import AbstractResolver
 from aiohttp.resolver import ThreadedResolver
 from yarl import URL
@@ -84,12 +79,11 @@ _TEREDO: Final = _V6("2001::/32")
 _SIXTOFOUR: Final = _V6("2002::/16")
 
 
-class BlockedDestination(aiohttp.ClientConnectionError):
+class BlockedDestination(Exception):
     """Connecting was refused by policy; no socket was opened.
 
-    A ``ClientConnectionError`` (so generic aiohttp handlers still catch it) but not an
-    ``OSError``: aiohttp wraps OSErrors raised during resolution into DNS errors, which would hide
-    it. ``outcome.classify`` maps it to ``BLOCKED``: retrying cannot help.
+    Not an ``OSError``, so that no handler of network errors mistakes it for a DNS or connect
+    failure: ``outcome.classify`` maps it to ``BLOCKED``, since retrying cannot help.
     """
 
     def __init__(self, host: str, address: str, reason: str) -> None:
@@ -183,8 +177,8 @@ async def check_url(
 ) -> None:
     """Registration-time check; raises ``ValidationError`` with a reason the user can act on.
 
-    Parsing uses yarl, the parser aiohttp will use to send, so the host we judge is the host we
-    connect to. Every A/AAAA answer must pass: one internal answer is enough to reject.
+    Parsing uses yarl, the parser the delivery client sends with, so the host we judge is the
+    host we connect to. Every A/AAAA answer must pass: one internal answer is enough to reject.
     """
     try:
         parsed = URL(url)
@@ -207,7 +201,7 @@ async def check_url(
             raise ValidationError(f"webhook URL points to a blocked address: {reason}")
         return
     if host.replace(".", "").isdigit():
-        # 2130706433, 127.1, 0177.0.0.1: the OS maps these onto addresses; aiohttp refuses them.
+        # 2130706433, 127.1, 0177.0.0.1: the OS maps these onto addresses; refuse the spelling.
         raise ValidationError(f"webhook URL host {host!r} is not a canonical IPv4 address")
     own_resolver = resolver is None
     active = resolver if resolver is not None else ThreadedResolver()
@@ -227,51 +221,3 @@ async def check_url(
                 f"webhook URL host {host!r} resolves to {answer['host']}, a blocked address: "
                 f"{reason}"
             )
-
-
-class GuardedConnector(aiohttp.TCPConnector):
-    """A TCPConnector that judges every address before connecting.
-
-    aiohttp 3.14 resolves IP-literal hosts inside ``_resolve_host`` without calling the resolver,
-    so a resolver wrapper alone would miss ``http://127.0.0.1/``; we override ``_resolve_host``
-    itself, which both paths (and the DNS cache) go through. It is a private method: the tests
-    connecting to a real server are what tell us an aiohttp upgrade broke this.
-    """
-
-    def __init__(self, policy: AddressPolicy, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.policy = policy
-
-    async def _resolve_host(
-        self, host: str, port: int, traces: Sequence[Any] | None = None
-    ) -> list[Any]:
-        hosts = await super()._resolve_host(host, port, traces=traces)
-        for entry in hosts:
-            reason = self.policy.is_blocked(entry["host"])
-            if reason:
-                raise BlockedDestination(host, entry["host"], reason)
-        return hosts
-
-
-def guarded_connector(policy: AddressPolicy, **kwargs: Any) -> GuardedConnector:
-    return GuardedConnector(policy, **kwargs)
-
-
-def build_session(
-    policy: AddressPolicy, timeout: float | aiohttp.ClientTimeout, **connector_kwargs: Any
-) -> aiohttp.ClientSession:
-    """A session for webhook delivery: guarded connector, no proxies from the environment.
-    Pass ``allow_redirects=False`` on every request (see the module docstring)."""
-    client_timeout = (
-        timeout
-        if isinstance(timeout, aiohttp.ClientTimeout)
-        else aiohttp.ClientTimeout(total=timeout)
-    )
-    return aiohttp.ClientSession(
-        connector=guarded_connector(policy, **connector_kwargs),
-        timeout=client_timeout,
-        trust_env=False,
-        # Receivers' cookies must not travel to later deliveries, and keeping a jar costs
-        # every request a lookup.
-        cookie_jar=aiohttp.DummyCookieJar(),
-    )

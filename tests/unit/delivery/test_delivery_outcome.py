@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import aiohttp
 import pytest
-from aiohttp.client_reqrep import ConnectionKey
 
 from fineract_hub.delivery.outcome import OutcomeKind, classify, parse_retry_after
 from fineract_hub.delivery.ssrf import BlockedDestination
@@ -36,7 +34,7 @@ def test_timeout_is_failure() -> None:
 
 
 def test_connection_error_is_failure() -> None:
-    assert classify(None, aiohttp.ClientConnectionError("reset")) is OutcomeKind.FAILURE
+    assert classify(None, ConnectionResetError("reset")) is OutcomeKind.FAILURE
 
 
 def test_no_response_and_no_error_is_failure() -> None:
@@ -48,10 +46,9 @@ def test_ssrf_refusal_is_blocked() -> None:
     assert classify(None, error) is OutcomeKind.BLOCKED
 
 
-def test_ssrf_refusal_wrapped_by_aiohttp_is_still_blocked() -> None:
-    key = ConnectionKey("evil.example", 80, False, True, None, None, None)
+def test_ssrf_refusal_wrapped_in_another_error_is_still_blocked() -> None:
     cause = BlockedDestination("evil.example", "10.0.0.1", "private")
-    wrapped = aiohttp.ClientConnectorError(key, OSError("wrapped"))
+    wrapped = ConnectionError("could not connect")
     wrapped.__cause__ = cause
     assert classify(None, wrapped) is OutcomeKind.BLOCKED
 

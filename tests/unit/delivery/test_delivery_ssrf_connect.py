@@ -1,27 +1,23 @@
 """The connect-time guard against a real aiohttp server on loopback: nothing reaches the server
-unless the policy allows its address (literal URLs, names, rebinding DNS and redirects)."""
+unless the policy allows its address (literal URLs, names, rebinding DNS and redirects).
+
+The client is the hub's own ``HTTPClient``, the only one webhook requests go out on."""
 
 from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp import web
-from aiohttp.abc import AbstractResolver
+from yarl import URL
 
 from fineract_hub.delivery.attempt import send_attempt
+from fineract_hub.delivery.http_client import HTTPClient
 from fineract_hub.delivery.outcome import OutcomeKind
-from fineract_hub.delivery.ssrf import (
-    AddressPolicy,
-    BlockedDestination,
-    build_session,
-    guarded_connector,
-)
+from fineract_hub.delivery.ssrf import AddressPolicy, BlockedDestination
 from fineract_hub.models.events import CanonicalEvent
 from fineract_hub.models.webhooks import Webhook
 
@@ -86,78 +82,80 @@ async def server() -> AsyncIterator[Server]:
         await runner.cleanup()
 
 
-class RebindingResolver(AbstractResolver):
-    """DNS that answered a public address at registration and now answers the metadata IP."""
+def rebinding_dns(address: str) -> Callable[[str, int], Awaitable[list[tuple[int, str]]]]:
+    """DNS that answered a public address at registration and now answers ``address``."""
 
-    def __init__(self, address: str) -> None:
-        self.address = address
+    async def resolve(host: str, port: int) -> list[tuple[int, str]]:
+        return [(socket.AF_INET, address)]
 
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[dict[str, Any]]:
-        return [
-            {
-                "hostname": host,
-                "host": self.address,
-                "port": port,
-                "family": socket.AF_INET,
-                "proto": 0,
-                "flags": socket.AI_NUMERICHOST,
-            }
-        ]
-
-    async def close(self) -> None:
-        pass
+    return resolve
 
 
-async def post(session: aiohttp.ClientSession, url: str) -> int:
-    async with session.post(url, data=b"{}", allow_redirects=False) as response:
-        return response.status
+@pytest.fixture
+async def open_client() -> AsyncIterator[HTTPClient]:
+    client = HTTPClient(LOOPBACK_ALLOWED)
+    yield client
+    await client.close()
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::ffff:127.0.0.1]", "[::1]"])
+async def post(client: HTTPClient, url: str) -> int:
+    response = await client.request("POST", URL(url), {"Content-Type": "application/json"}, b"{}")
+    return response.status
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::ffff:127.0.0.1]", "[::1]", "127.1"])
 async def test_loopback_is_blocked_before_connecting(server: Server, host: str) -> None:
     if ":" in host and not ipv6_loopback_available():
         pytest.skip("no IPv6 loopback on this machine")
-    async with build_session(AddressPolicy(), timeout=5) as session:
-        with pytest.raises(BlockedDestination, match="is blocked"):
-            await post(session, f"http://{host}:{server.port}/hook")
+    client = HTTPClient(AddressPolicy())
+    with pytest.raises(BlockedDestination, match="is blocked"):
+        await post(client, f"http://{host}:{server.port}/hook")
+    await client.close()
     assert server.hits == []
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::ffff:127.0.0.1]", "[::1]"])
-async def test_loopback_is_reachable_when_allowlisted(server: Server, host: str) -> None:
+async def test_loopback_is_reachable_when_allowlisted(
+    server: Server, open_client: HTTPClient, host: str
+) -> None:
     if ":" in host and not ipv6_loopback_available():
         pytest.skip("no IPv6 loopback on this machine")
-    async with build_session(LOOPBACK_ALLOWED, timeout=5) as session:
-        assert await post(session, f"http://{host}:{server.port}/hook") == 200
+    assert await post(open_client, f"http://{host}:{server.port}/hook") == 200
     assert server.hits == ["/hook"]
 
 
 async def test_rebinding_dns_answer_is_blocked_at_connect_time(server: Server) -> None:
-    connector = guarded_connector(
-        LOOPBACK_ALLOWED, resolver=RebindingResolver("169.254.169.254"), use_dns_cache=False
-    )
-    async with aiohttp.ClientSession(connector=connector, trust_env=False) as session:
-        with pytest.raises(BlockedDestination, match="cloud metadata") as caught:
-            await post(session, f"http://hooks.example.com:{server.port}/hook")
+    client = HTTPClient(LOOPBACK_ALLOWED, resolve=rebinding_dns("169.254.169.254"))
+    with pytest.raises(BlockedDestination, match="cloud metadata") as caught:
+        await post(client, f"http://hooks.example.com:{server.port}/hook")
+    await client.close()
     assert caught.value.host == "hooks.example.com"
     assert caught.value.address == "169.254.169.254"
 
 
-async def test_blocked_destination_is_an_aiohttp_client_error_not_a_dns_error(
-    server: Server,
-) -> None:
-    async with build_session(AddressPolicy(), timeout=5) as session:
-        with pytest.raises(aiohttp.ClientConnectionError) as caught:
-            await post(session, f"http://127.0.0.1:{server.port}/hook")
-    assert type(caught.value) is BlockedDestination
+async def test_one_blocked_answer_among_several_refuses_the_name(server: Server) -> None:
+    async def mixed(host: str, port: int) -> list[tuple[int, str]]:
+        return [(socket.AF_INET, "127.0.0.1"), (socket.AF_INET, "10.1.2.3")]
+
+    client = HTTPClient(LOOPBACK_ALLOWED, resolve=mixed)
+    with pytest.raises(BlockedDestination, match=r"10\.1\.2\.3"):
+        await post(client, f"http://hooks.example.com:{server.port}/hook")
+    await client.close()
+    assert server.hits == []
+
+
+async def test_blocked_destination_is_not_a_network_error(server: Server) -> None:
+    client = HTTPClient(AddressPolicy())
+    with pytest.raises(BlockedDestination) as caught:
+        await post(client, f"http://127.0.0.1:{server.port}/hook")
+    await client.close()
     assert not isinstance(caught.value, OSError)
 
 
-async def test_redirect_response_is_returned_not_followed(server: Server) -> None:
-    async with build_session(LOOPBACK_ALLOWED, timeout=5) as session:
-        assert await post(session, f"http://127.0.0.1:{server.port}/bounce") == 302
+async def test_redirect_response_is_returned_not_followed(
+    server: Server, open_client: HTTPClient
+) -> None:
+    assert await post(open_client, f"http://127.0.0.1:{server.port}/bounce") == 302
     assert server.hits == ["/bounce"]
 
 
@@ -172,24 +170,24 @@ async def test_a_delivery_attempt_never_follows_a_redirect(server: Server) -> No
         id="e1", type="client.created", fineract_type=None, category=None, tenant=None,
         created_at="2026-01-01T00:00:00Z", business_date=None, aggregate_id=1, data={},
     )
-    async with build_session(LOOPBACK_ALLOWED, timeout=5) as session:
-        result = await send_attempt(session, webhook, event, "msg_1", [b"k" * 32], 1 << 20)
+    client = HTTPClient(LOOPBACK_ALLOWED)
+    result = await send_attempt(client, webhook, event, "msg_1", [b"k" * 32], 1 << 20)
+    await client.close()
     assert result.status == 302
     assert result.kind is OutcomeKind.FAILURE
     assert server.hits == ["/bounce"]
 
 
-async def test_cookies_set_by_a_receiver_are_never_sent_back(server: Server) -> None:
-    async with build_session(LOOPBACK_ALLOWED, timeout=5) as session:
-        # A host name, not an IP literal: aiohttp's default jar ignores cookies from IPs.
-        await post(session, f"http://localhost:{server.port}/cookie")
-        await post(session, f"http://localhost:{server.port}/cookie")
+async def test_cookies_set_by_a_receiver_are_never_sent_back(
+    server: Server, open_client: HTTPClient
+) -> None:
+    await post(open_client, f"http://localhost:{server.port}/cookie")
+    await post(open_client, f"http://localhost:{server.port}/cookie")
     assert server.hits == ["-", "-"]
 
 
-async def test_session_ignores_proxy_environment(
-    server: Server, monkeypatch: pytest.MonkeyPatch
+async def test_client_ignores_proxy_environment(
+    server: Server, open_client: HTTPClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HTTP_PROXY", "http://10.9.9.9:3128")
-    async with build_session(LOOPBACK_ALLOWED, timeout=5) as session:
-        assert await post(session, f"http://127.0.0.1:{server.port}/hook") == 200
+    assert await post(open_client, f"http://127.0.0.1:{server.port}/hook") == 200
