@@ -191,6 +191,22 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_seconds_named(*names: str) -> dict[str, float]:
+    """User + system CPU so far of every process whose command is one of ``names`` (the
+    Kafka broker is ``java``, PostgreSQL's server processes are ``postgres``)."""
+    totals = dict.fromkeys(names, 0.0)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the process ended meanwhile
+            continue
+        comm = text[text.index("(") + 1 : text.rindex(")")]
+        if comm in totals:
+            fields = text.rsplit(")", 1)[1].split()
+            totals[comm] += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return totals
+
+
 async def run(args: argparse.Namespace, bootstrap: str, db_url: str) -> None:
     receiver = CountingReceiver()
     runner, url = await serve(receiver)
@@ -242,6 +258,7 @@ async def run(args: argparse.Namespace, bootstrap: str, db_url: str) -> None:
             readings["workers"] = sum(cpu_seconds(w.proc.pid) for w in workers if w.proc)
             readings["own"] = time.process_time()
             readings["machine"] = machine_busy_seconds()
+            readings.update(cpu_seconds_named("java", "postgres"))
 
         receiver.on_first = read_cpu
         started = time.perf_counter()
@@ -256,6 +273,10 @@ async def run(args: argparse.Namespace, bootstrap: str, db_url: str) -> None:
         worker_rss = max(peak_rss_mib(w.proc.pid) for w in workers if w.proc)
         receiver_cpu = time.process_time() - readings["own"]
         machine_cpu = machine_busy_seconds() - readings["machine"]
+        services_cpu = {
+            name: seconds - readings[name]
+            for name, seconds in cpu_seconds_named("java", "postgres").items()
+        }
         elapsed = receiver.last - receiver.first
         hub_rate = (len(records) - 1) / elapsed
         raws.append(await raw_loop(url + "/raw", args.events, args.concurrency, body))
@@ -279,7 +300,8 @@ async def run(args: argparse.Namespace, bootstrap: str, db_url: str) -> None:
         )
         print(
             f"                        whole machine {machine_cpu / len(records) * 1e6:.0f} µs "
-            "(worker(s), receiver, Kafka, PostgreSQL)"
+            f"(worker(s), receiver, Kafka {services_cpu['java'] / len(records) * 1e6:.0f} µs, "
+            f"PostgreSQL {services_cpu['postgres'] / len(records) * 1e6:.0f} µs)"
         )
 
         n = int(args.rate * args.seconds)
