@@ -3,14 +3,18 @@
 Per batch, in this order, before the batch is acked: canonical events (or dead letters) are
 accepted by Kafka, then every sink has made them durable (webhook deliveries in PostgreSQL).
 A crash anywhere in between means the batch is read again: at-least-once, with stable ids.
+A batch's sinks run while the next batch is decoded (``streams/overlap.py``).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import faust
 
 from fineract_hub.hub import Hub
 from fineract_hub.streams.ingest import IngestHandler
+from fineract_hub.streams.overlap import OverlappedSinks
 from fineract_hub.streams.publish import Publisher
 
 INGEST_BATCH = 500
@@ -34,19 +38,29 @@ def register(app: faust.App, hub: Hub) -> None:
         await hub.ready.wait()
         # Before any new event: an ordered webhook gets an aggregate's older events first.
         await hub.fan_out_legacy_backlog()
-        async for events in stream.take_events(INGEST_BATCH, within=INGEST_WINDOW):
-            canonical = await handler.handle_batch(
-                [
-                    (
-                        e.key,
-                        e.value,
-                        {
-                            "topic": e.message.topic,
-                            "partition": e.message.partition,
-                            "offset": e.message.offset,
-                        },
-                    )
-                    for e in events
-                ]
-            )
-            await hub.sinks.handle(canonical)
+        sinks = OverlappedSinks(hub.sinks.handle, app.consumer)
+        try:
+            async for events in stream.take_events(INGEST_BATCH, within=INGEST_WINDOW):
+                canonical = await handler.handle_batch(records(events))
+                await sinks.submit(canonical, [e.message for e in events])
+            await sinks.wait()
+        finally:
+            sinks.cancel()
+
+
+def records(
+    events: list[faust.EventT],
+) -> list[tuple[bytes | None, bytes | None, dict[str, Any]]]:
+    """Key, value and where each came from (dead letters name the origin)."""
+    return [
+        (
+            e.key,
+            e.value,
+            {
+                "topic": e.message.topic,
+                "partition": e.message.partition,
+                "offset": e.message.offset,
+            },
+        )
+        for e in events
+    ]

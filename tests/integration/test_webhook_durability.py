@@ -12,6 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from tests.support.events import client_created
+from tests.support.kafka import committed_lag
 from tests.support.receiver import Behaviour
 from tests.support.services import produce_raw
 from tests.support.tcp_proxy import TcpProxy
@@ -100,6 +101,33 @@ async def test_kill_9_under_load_loses_no_event(own_env, receiver, kafka_bootstr
         assert all(len(ids) == 1 for ids in by_event.values())
     finally:
         second.stop()
+
+
+async def test_delivered_events_are_committed_including_the_last_batch(
+    own_env, receiver, kafka_bootstrap, tmp_path
+):
+    # A batch's sinks run while the next batch is decoded and its records are acked only after
+    # them: the last batch of a burst, with no batch after it, must be committed all the same.
+    worker = Worker(own_env, tmp_path).start()
+    try:
+        await worker.wait_healthy()
+        await worker.ok("registerWebhook", {"name": "commits", "eventType": "client.created",
+                                            "url": receiver.url("/commits")})
+        events = _events(1200)
+        await produce_raw(kafka_bootstrap, worker.topics["fineract"],
+                          [(k, v) for k, v, _ in events])
+        await receiver.wait_for("/commits", len(events), timeout=60)
+        deadline = time.monotonic() + 20  # Faust commits every few seconds
+        while True:
+            total, lag = await committed_lag(kafka_bootstrap, own_env["HUB_APP_ID"],
+                                             worker.topics["fineract"])
+            if lag == 0 or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(1)
+        assert total >= len(events)
+        assert lag == 0, f"{lag} of {total} records delivered but not committed"
+    finally:
+        worker.kill(signal.SIGTERM)
 
 
 async def test_retry_due_while_the_worker_was_down_fires_after_restart(

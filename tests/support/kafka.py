@@ -7,7 +7,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 
 async def read_topic(
@@ -76,3 +77,25 @@ async def read_json(
 ) -> list[dict[str, Any]]:
     return [json.loads(v) for _, v in await read_topic(bootstrap, topic, count, timeout)]
 
+
+
+async def committed_lag(bootstrap: str, group: str, topic: str) -> tuple[int, int]:
+    """(records in ``topic``, of those not yet committed by ``group``), over all partitions."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+                                enable_auto_commit=False)
+    await admin.start()
+    await consumer.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group)
+        (described,) = await admin.describe_topics([topic])
+        partitions = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
+        if not partitions:
+            raise AssertionError(f"topic {topic} has no partitions")
+        ends = await consumer.end_offsets(partitions)
+        total = sum(ends.values())
+        done = sum(max(committed[tp].offset, 0) for tp in partitions if tp in committed)
+        return total, total - done
+    finally:
+        await consumer.stop()
+        await admin.close()
