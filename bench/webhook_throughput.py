@@ -3,7 +3,11 @@
 Needs the local services (``scripts/services start``). Prints:
   * raw loop: signed POSTs/s from a bare aiohttp client to the loopback receiver (the baseline),
     with the very body the hub sends; three runs around the hub's (before, while the backlog is
-    produced, after), median taken, because one run on a shared 2-core machine is noise;
+    produced, after), median taken, because one run on a shared 2-core machine is noise. It runs
+    in the bench's process, beside the receiver, so client and receiver share one core;
+  * the same loop once more in a process of its own (a core to itself, as the hub's workers
+    have), for comparison: it is not the baseline of the ratio, and it is printed so that
+    nobody mistakes the baseline for the fastest a bare client gets;
   * hub: deliveries/s draining a backlog of Fineract Avro events already on Kafka to the same
     receiver (one webhook per event, Standard Webhooks signing on), measured from the first to
     the last delivery so that neither producing the events nor the worker's start-up counts;
@@ -118,6 +122,22 @@ async def raw_loop(url: str, total: int, concurrency: int, body: bytes = SMALL_B
         return total / (time.perf_counter() - started)
 
 
+async def raw_loop_own_process(url: str, total: int, concurrency: int, body: bytes) -> float:
+    """``raw_loop`` in a process of its own, so that the client does not share the receiver's
+    core: what a bare client reaches when, like the hub's workers, it has a core to itself."""
+    with tempfile.NamedTemporaryFile(suffix=".body") as body_file:
+        body_file.write(body)
+        body_file.flush()
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, __file__, "--raw-client", url, str(total), str(concurrency),
+            body_file.name, stdout=asyncio.subprocess.PIPE,
+        )
+        out, _ = await proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"raw client process failed with {proc.returncode}")
+    return float(out.decode().strip())
+
+
 async def produce(
     bootstrap: str, topic: str, records: list[tuple[bytes, bytes]], rate: float | None = None
 ) -> dict[bytes, float]:
@@ -141,6 +161,12 @@ async def produce(
 
 
 def main() -> None:
+    if len(sys.argv) == 6 and sys.argv[1] == "--raw-client":  # see raw_loop_own_process
+        url, total, concurrency, body_path = sys.argv[2:]
+        body = Path(body_path).read_bytes()
+        rate = asyncio.run(raw_loop(url, int(total), int(concurrency), body))
+        print(f"{rate:.1f}")
+        return
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=20000)
     parser.add_argument("--rate", type=float, default=500.0)
@@ -281,6 +307,8 @@ async def run(args: argparse.Namespace, bootstrap: str, db_url: str) -> None:
         hub_rate = (len(records) - 1) / elapsed
         raws.append(await raw_loop(url + "/raw", args.events, args.concurrency, body))
         raw = statistics.median(raws)
+        receiver.reset(0)
+        own = await raw_loop_own_process(url + "/raw", args.events, args.concurrency, body)
 
         print(
             f"raw aiohttp loop      : {raw:9.0f} POSTs/s (median of "
@@ -293,6 +321,10 @@ async def run(args: argparse.Namespace, bootstrap: str, db_url: str) -> None:
             f"{elapsed:.1f}s; {receiver.first - started:.1f}s from worker start to the first)"
         )
         print(f"ratio hub / raw       : {hub_rate / raw:9.2f}")
+        print(
+            f"raw loop, own process : {own:9.0f} POSTs/s (the same loop with a core to itself, "
+            f"not sharing the receiver's; hub / this {hub_rate / own:.2f})"
+        )
         print(
             f"CPU per delivery      : worker(s) {worker_cpu / len(records) * 1e6:.0f} µs, "
             f"receiver {receiver_cpu / len(records) * 1e6:.0f} µs (first to last delivery); "
@@ -323,6 +355,8 @@ async def run(args: argparse.Namespace, bootstrap: str, db_url: str) -> None:
     finally:
         stop_workers()
         await runner.cleanup()
+        app_id = env["HUB_APP_ID"]
+        await asyncio.to_thread(services.delete_topics, bootstrap, [f"{app_id}-"])
 
 
 if __name__ == "__main__":

@@ -6,12 +6,14 @@ Helpers live in tests/support/services.py.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support import services
+from tests.support.worker import APP_IDS
 
 
 @pytest.fixture(scope="session")
@@ -24,6 +26,17 @@ def kafka_bootstrap() -> str:
     bootstrap = services.kafka_bootstrap()
     services.require_kafka(bootstrap)
     return bootstrap
+
+
+@pytest.fixture(scope="session", autouse=True)
+def delete_test_topics() -> Iterator[None]:
+    """Topics of the apps this session ran are deleted at its end (see services.delete_topics)."""
+    yield
+    if APP_IDS:
+        try:
+            services.delete_topics(services.kafka_bootstrap(), [f"{a}-" for a in set(APP_IDS)])
+        except Exception as exc:  # cleanup only: never fail or hide a run's real outcome
+            warnings.warn(f"could not delete the session's Kafka topics: {exc!r}", stacklevel=1)
 
 
 @pytest.fixture(scope="session")

@@ -32,6 +32,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+#: App ids handed out in this process; their topics are deleted when the session ends.
+APP_IDS: list[str] = []
+
+
 def worker_env(
     *,
     kafka_bootstrap: str,
@@ -41,6 +45,7 @@ def worker_env(
     **overrides: str,
 ) -> dict[str, str]:
     app_id = app_id or f"hub-test-{uuid.uuid4().hex[:8]}"
+    APP_IDS.append(app_id)
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
     env.update(
         {
