@@ -50,6 +50,9 @@ _SWEEP_SECONDS = 5.0
 
 _STATUS_LINE = re.compile(rb"HTTP/1\.([01]) ([0-9]{3})(?: ([^\r\n]*))?")
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
+#: In a header line: a bare LF (other parsers end the line there, we would not), CR or NUL.
+_BAD_IN_LINE = re.compile(rb"[\r\n\x00]")
 #: Bytes a hostile receiver may push at us before we look at them (reading is paused beyond).
 _BUFFER_CAP = 1024 * 1024
 
@@ -102,6 +105,8 @@ def parse_head(block: bytes) -> ResponseHead:
     headers: dict[str, str] = {}
     lengths: list[str] = []
     for raw in lines[1:]:
+        if _BAD_IN_LINE.search(raw):
+            raise ResponseError(f"header line in response holds a bare LF, CR or NUL: {raw[:80]!r}")
         name_raw, colon, value_raw = raw.partition(b":")
         name = name_raw.decode("latin-1")
         if not colon or not _TOKEN.fullmatch(name):
@@ -228,8 +233,10 @@ class HTTPClient:
     ) -> None:
         self.policy = policy
         self.resolve = resolve
-        self.excerpt_bytes = excerpt_bytes
-        self.drain_bytes = max(drain_bytes, excerpt_bytes)
+        # Reading pauses once a connection has buffered _BUFFER_CAP bytes (hostile receivers),
+        # so neither limit may reach it.
+        self.excerpt_bytes = min(excerpt_bytes, _BUFFER_CAP // 2)
+        self.drain_bytes = min(max(drain_bytes, self.excerpt_bytes), _BUFFER_CAP // 2)
         self._ssl = ssl_context
         self._idle: dict[tuple[str, str, int], deque[_Connection]] = {}
         self._sweeper: asyncio.TimerHandle | None = None
@@ -261,7 +268,7 @@ class HTTPClient:
                 return await self._exchange(conn, method, head, body, payload)
             except _StaleConnection:
                 pass  # the server closed it while idle: not an answer, try a fresh one
-        conn = await self._connect(origin, url)
+        conn = await self._connect(origin)
         return await self._exchange(conn, method, head, body, payload)
 
     async def close(self) -> None:
@@ -312,13 +319,15 @@ class HTTPClient:
         if self._idle and not self._closed:
             self._sweeper = asyncio.get_running_loop().call_later(_SWEEP_SECONDS, self._sweep)
 
-    async def _connect(self, origin: tuple[str, str, int], url: URL) -> _Connection:
+    async def _connect(self, origin: tuple[str, str, int]) -> _Connection:
         scheme, host, port = origin
         addresses = await self._addresses(host, port)
         loop = asyncio.get_running_loop()
         tls = self.ssl_context if scheme == "https" else None
-        # SNI and certificate checks use the name; an IP literal is checked as an IP address.
-        server_hostname = (url.host or host) if tls is not None else None
+        # SNI and the certificate check use the name as connected to: the ASCII (punycode) form.
+        # yarl's decoded url.host would be re-encoded by ssl with IDNA 2003, which maps some
+        # names (faß.de) onto other domains (fass.de). An IP literal is checked as an address.
+        server_hostname = host if tls is not None else None
         errors: list[str] = []
         for family, address in addresses:
             try:
@@ -406,6 +415,10 @@ class HTTPClient:
         if head.status in (204, 304) or method == "HEAD":
             excerpt, complete = b"", True
         elif encoding is not None:
+            if head.content_lengths:
+                # Both framings (RFC 9112 6.3: an error, and the classic desync): the status is
+                # read by Transfer-Encoding, and the connection is never used again.
+                keep = False
             if encoding.lower().rsplit(",", 1)[-1].strip() != "chunked":
                 excerpt, complete, keep = await self._read_to_end(conn), False, False
             else:
@@ -443,13 +456,10 @@ class HTTPClient:
         read = 0
         while True:
             line = await self._read_line(conn)
-            size_text = line.split(b";", 1)[0].strip()
-            try:
-                size = int(size_text, 16)
-            except ValueError:
-                raise ResponseError(f"malformed chunk size {line[:40]!r} in response") from None
-            if size_text.startswith((b"-", b"+", b"0x", b"0X")) or size < 0:
+            size_text = line.split(b";", 1)[0].rstrip(b" \t")
+            if _CHUNK_SIZE.fullmatch(size_text) is None:
                 raise ResponseError(f"malformed chunk size {line[:40]!r} in response")
+            size = int(size_text, 16)
             if size == 0:
                 while await self._read_line(conn):  # trailer fields, up to the blank line
                     pass

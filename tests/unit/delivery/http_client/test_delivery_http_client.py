@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import ipaddress
+import socket
 import ssl
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -201,6 +202,29 @@ async def test_no_content_response_has_no_body_and_keeps_the_connection(
     assert server.connections == 1
 
 
+async def test_response_with_both_content_length_and_chunked_is_read_chunked_and_not_reused(
+    serve, client: HTTPClient
+) -> None:
+    answer = (b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\nTransfer-Encoding: chunked\r\n\r\n"
+              b"2\r\nok\r\n0\r\n\r\n")
+    server = await serve(always(answer))
+    assert await post(client, server.url) == (200, b"ok")
+    await post(client, server.url)
+    assert server.connections == 2
+
+
+async def test_a_drain_limit_past_the_buffer_cap_is_clamped_so_large_bodies_still_end(
+    serve,
+) -> None:
+    body = b"x" * 1_500_000
+    server = await serve(always(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body)
+                                + body))
+    http = HTTPClient(LOOPBACK, drain_bytes=2_000_000)
+    async with asyncio.timeout(5):
+        assert (await post(http, server.url))[0] == 200
+    await http.close()
+
+
 async def test_bytes_after_the_response_mean_the_connection_is_not_reused(
     serve, client: HTTPClient
 ) -> None:
@@ -220,6 +244,9 @@ async def test_bytes_after_the_response_mean_the_connection_is_not_reused(
         (b"HTTP/1.1 200 OK\r\nBad Header: x\r\n\r\n", "malformed header"),
         (b"HTTP/1.1 200 OK\r\n folded: x\r\n\r\n", "malformed header"),
         (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "chunk size"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1_0\r\n", "chunk size"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\x0b5\r\n", "chunk size"),
+        (b"HTTP/1.1 200 OK\r\nX-A: 1\nContent-Length: 0\r\n\r\n", "bare LF"),
         (b"HTTP/1.1 101 Switching Protocols\r\n\r\n", "switched protocols"),
     ],
 )
@@ -285,23 +312,27 @@ def test_repeated_headers_are_joined_and_names_lower_cased() -> None:
 
 
 # -- TLS -------------------------------------------------------------------------------------------
-def self_signed(tmp_path: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
-    """A server context with a certificate for 127.0.0.1, and a client context trusting it."""
+def self_signed(
+    tmp_path: Path, dns_name: str | None = None
+) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A server context with a certificate for 127.0.0.1 (or ``dns_name``), and a client
+    context trusting it."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, dns_name or "127.0.0.1")])
+    names: list[x509.GeneralName] = (
+        [x509.DNSName(dns_name)] if dns_name
+        else [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    )
     now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
+        .subject_name(subject)
+        .issuer_name(subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
@@ -341,3 +372,22 @@ async def test_https_receiver_with_an_untrusted_certificate_is_refused(
         await post(client, URL(f"https://127.0.0.1:{server.port}/hook"))
     await client.close()
     assert server.requests == []
+
+
+async def test_tls_for_an_international_name_checks_the_name_connected_to(
+    serve, tmp_path: Path
+) -> None:
+    # faß.de: IDNA 2008 gives xn--fa-hia.de; re-encoding the decoded name with Python's IDNA
+    # 2003 codec would give fass.de, another domain, for SNI and the certificate check.
+    server_context, client_context = self_signed(tmp_path, "xn--fa-hia.de")
+    sent: list[str | None] = []
+    server_context.sni_callback = lambda sock, name, context: sent.append(name)  # type: ignore[assignment,misc]
+
+    async def to_loopback(host: str, port: int) -> list[tuple[int, str]]:
+        return [(socket.AF_INET, "127.0.0.1")]
+
+    server = await serve(always(OK), ssl_context=server_context)
+    client = HTTPClient(LOOPBACK, ssl_context=client_context, resolve=to_loopback)
+    assert await post(client, URL(f"https://xn--fa-hia.de:{server.port}/hook")) == (200, b"ok")
+    await client.close()
+    assert sent == ["xn--fa-hia.de"]
