@@ -8,13 +8,14 @@ A batch's sinks run while the next batch is decoded (``streams/overlap.py``).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import faust
 
 from fineract_hub.hub import Hub
 from fineract_hub.streams.ingest import IngestHandler
-from fineract_hub.streams.overlap import OverlappedSinks
+from fineract_hub.streams.overlap import OverlappedSinks, until_done
 from fineract_hub.streams.publish import Publisher
 
 INGEST_BATCH = 500
@@ -41,8 +42,11 @@ def register(app: faust.App, hub: Hub) -> None:
         sinks = OverlappedSinks(hub.sinks.handle, app.consumer)
         try:
             async for events in stream.take_events(INGEST_BATCH, within=INGEST_WINDOW):
-                canonical = await handler.handle_batch(records(events))
-                await sinks.submit(canonical, [e.message for e in events])
+                messages = [e.message for e in events]
+                sinks.hold(messages)  # first: nothing below may let Faust ack the batch
+                step = functools.partial(handler.handle_batch, records(events))
+                canonical = await until_done(step, "ingest of a batch")
+                await sinks.submit(canonical, messages)
             await sinks.wait()
         finally:
             sinks.cancel()

@@ -8,10 +8,16 @@ while batch N+1 is decoded and published:
 - sinks still see batches one at a time, in order (batch N+1's sinks start only after batch
   N's have returned), so ordered webhooks keep their order and nothing else changes for them;
 - a batch's input records are acked only after its sinks have returned. Faust acks a batch
-  when its loop moves on (``take_events``), so each record's message holds one more reference
-  until then (Faust commits a message when its last reference is released).
+  when its loop moves on (``take_events``), even when the loop body raised, so the agent holds
+  one more reference on each record's message from the moment it takes the batch (Faust
+  commits a message when its last reference is released);
+- a step that fails (a bug: decoding and sinks handle bad input and outages themselves) is
+  retried where it stands, loudly, instead of letting later batches go on. Faust would commit
+  past a single unacked record once the records after it are acked (its gap check is off by
+  one, and skipped while a partition has no committed offset), and ordered webhooks would
+  get later events first.
 
-A crash or a stop with sinks in flight leaves those records unacked: they are read again.
+A crash or a stop with a batch in flight leaves its records unacked: they are read again.
 """
 
 from __future__ import annotations
@@ -19,9 +25,27 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+MAX_RETRY_DELAY = 30.0
+
+
+async def until_done(step: Callable[[], Awaitable[T]], what: str, first_delay: float = 0.5) -> T:
+    """``step()``'s result, retrying with backoff for as long as it raises: a loud stall, the
+    one safe answer to a failure nothing else handled (see the module docstring)."""
+    delay = first_delay
+    while True:
+        try:
+            return await step()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s failed; retrying in %.1fs (its records stay unacked)", what, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_RETRY_DELAY)
 
 
 class Acknowledgeable(Protocol):
@@ -33,17 +57,27 @@ class Acknowledgeable(Protocol):
 
 
 class OverlappedSinks:
-    def __init__(self, sinks: Callable[[Sequence[Any]], Awaitable[None]], consumer: Any) -> None:
+    def __init__(
+        self,
+        sinks: Callable[[Sequence[Any]], Awaitable[None]],
+        consumer: Any,
+        retry_delay: float = 0.5,
+    ) -> None:
         self.sinks = sinks
         self.consumer = consumer
+        self.retry_delay = retry_delay
         self._pending: asyncio.Task[None] | None = None
 
-    async def submit(self, events: Sequence[Any], messages: Sequence[Acknowledgeable]) -> None:
-        """Hold ``messages``, wait for the previous batch's sinks, start this batch's.
-
-        Call it before the agent's loop moves on (which releases Faust's own reference)."""
+    @staticmethod
+    def hold(messages: Sequence[Acknowledgeable]) -> None:
+        """Take a reference on each message: call it first thing in the loop body, before
+        anything that can fail, since Faust releases its own when the loop moves on."""
         for message in messages:
             message.incref()
+
+    async def submit(self, events: Sequence[Any], messages: Sequence[Acknowledgeable]) -> None:
+        """Wait for the previous batch's sinks, then start this batch's in the background; the
+        references ``hold`` took on ``messages`` are released when they have returned."""
         await self.wait()
         self._pending = asyncio.get_running_loop().create_task(self._run(events, messages))
 
@@ -60,16 +94,6 @@ class OverlappedSinks:
             self._pending = None
 
     async def _run(self, events: Sequence[Any], messages: Sequence[Acknowledgeable]) -> None:
-        # Sinks never raise (they dead-letter what they cannot take and wait out outages), so
-        # returning means durable. Were one to raise anyway, its records stay unacked (read
-        # again after a restart) and the error is logged, not lost in a task nobody awaits.
-        try:
-            await self.sinks(events)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("sinks raised on a batch; its records stay unacked", extra={
-                "events": len(events)})
-            return
+        await until_done(lambda: self.sinks(events), "sinks of a batch", self.retry_delay)
         for message in messages:
             message.ack(self.consumer)
