@@ -289,6 +289,7 @@ async def run(args: argparse.Namespace, bootstrap: str, db_url: str) -> None:
         receiver.on_first = read_cpu
         started = time.perf_counter()
         await start_workers()
+        healthy = time.perf_counter() - started
         profiler = start_profiler(args.profile, workers[0]) if args.profile else None
         await asyncio.wait_for(receiver.done.wait(), 600)
         if profiler is not None:
@@ -304,6 +305,7 @@ async def run(args: argparse.Namespace, bootstrap: str, db_url: str) -> None:
             for name, seconds in cpu_seconds_named("java", "postgres").items()
         }
         elapsed = receiver.last - receiver.first
+        to_first = receiver.first - started  # before the raw loops below reset the receiver
         hub_rate = (len(records) - 1) / elapsed
         raws.append(await raw_loop(url + "/raw", args.events, args.concurrency, body))
         raw = statistics.median(raws)
@@ -318,7 +320,8 @@ async def run(args: argparse.Namespace, bootstrap: str, db_url: str) -> None:
         print(
             f"hub, {args.workers} worker(s)    : {hub_rate:9.0f} deliveries/s"
             f" ({len(records)} events of a backlog on Kafka, first to last delivery "
-            f"{elapsed:.1f}s; {receiver.first - started:.1f}s from worker start to the first)"
+            f"{elapsed:.1f}s; {to_first:.1f}s from worker start to the first, "
+            f"healthy after {healthy:.1f}s)"
         )
         print(f"ratio hub / raw       : {hub_rate / raw:9.2f}")
         print(
