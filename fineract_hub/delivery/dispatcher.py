@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -23,6 +22,7 @@ from fineract_hub.config import Settings
 from fineract_hub.delivery.attempt import AttemptResult, send_attempt
 from fineract_hub.delivery.capacity import EndpointRate, lease_allows, queue_limit
 from fineract_hub.delivery.http_client import HTTPClient
+from fineract_hub.delivery.ids import new_attempt_id
 from fineract_hub.delivery.lifecycle import Decision, decide
 from fineract_hub.delivery.outcome import OutcomeKind
 from fineract_hub.delivery.policy import policy_for
@@ -285,7 +285,7 @@ class Dispatcher:
                 body = body[:BODY_HISTORY_BYTES]
         self._attempts.append(
             AttemptRecord(
-                id="att_" + uuid.uuid4().hex,
+                id=new_attempt_id(),
                 delivery_id=job.delivery_id,
                 message_id=job.message_id,
                 webhook_id=job.webhook.id,
