@@ -247,6 +247,8 @@ async def test_bytes_after_the_response_mean_the_connection_is_not_reused(
         (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1_0\r\n", "chunk size"),
         (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\x0b5\r\n", "chunk size"),
         (b"HTTP/1.1 200 OK\r\nX-A: 1\nContent-Length: 0\r\n\r\n", "bare LF"),
+        (b"HTTP/1.1 200 OK\r\nX-A: 1\rContent-Length: 0\r\n\r\n", "bare LF, CR"),
+        (b"HTTP/1.1 200 OK\r\nX-A: 1\x00\r\nContent-Length: 0\r\n\r\n", "NUL"),
         (b"HTTP/1.1 101 Switching Protocols\r\n\r\n", "switched protocols"),
     ],
 )
