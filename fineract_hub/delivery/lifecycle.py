@@ -6,15 +6,16 @@ deliveries never retrying) are unit-tested directly.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from fineract_hub.delivery.attempt import AttemptResult
 from fineract_hub.delivery.outcome import OutcomeKind
 from fineract_hub.delivery.policy import RetryPolicy
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+# Made for every event or delivery: NamedTuples are as immutable as frozen dataclasses and
+# several times cheaper to create (a frozen dataclass sets each field via object.__setattr__).
+class Decision(NamedTuple):
     attempt_status: str  # what the history row says about this attempt
     delivery_status: str  # the delivery's new state
     retry_in: float | None  # seconds until the next attempt; None = terminal

@@ -13,9 +13,8 @@ from __future__ import annotations
 import io
 import re
 import struct
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from fastavro import schemaless_reader
 
@@ -46,8 +45,9 @@ class DecodeError(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
-class Envelope:
+# Made for every event or delivery: NamedTuples are as immutable as frozen dataclasses and
+# several times cheaper to create (a frozen dataclass sets each field via object.__setattr__).
+class Envelope(NamedTuple):
     """Fineract's ``MessageV1``, field for field (all fields are required in the schema)."""
 
     id: int

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 
@@ -23,8 +23,9 @@ REPLAYABLE = ("exhausted", "render_error", "endpoint_disabled")
 SENT_BODY = "COALESCE(a.request_body, CASE WHEN a.body_is_event THEN e.body END)"
 
 
-@dataclass(frozen=True, slots=True)
-class NewDelivery:
+# Made for every event or delivery: NamedTuples are as immutable as frozen dataclasses and
+# several times cheaper to create (a frozen dataclass sets each field via object.__setattr__).
+class NewDelivery(NamedTuple):
     id: str
     message_id: str
     webhook_id: str
@@ -47,8 +48,7 @@ class ClaimedDelivery:
     is_test: bool
 
 
-@dataclass(frozen=True, slots=True)
-class AttemptRecord:
+class AttemptRecord(NamedTuple):
     id: str
     delivery_id: str
     message_id: str
@@ -68,8 +68,7 @@ class AttemptRecord:
     body_is_event: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class DeliveryUpdate:
+class DeliveryUpdate(NamedTuple):
     delivery_id: str
     status: str
     attempts: int
