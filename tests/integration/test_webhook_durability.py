@@ -39,6 +39,11 @@ def _events(n: int) -> list[tuple[bytes, bytes, str]]:
     return [client_created(base + i) for i in range(n)]
 
 
+async def _feed(bootstrap: str, worker: Worker, events: list[tuple[bytes, bytes, str]]) -> None:
+    """Put ``events`` on the worker's Fineract topic, as Fineract would."""
+    await produce_raw(bootstrap, worker.topics["fineract"], [(k, v) for k, v, _ in events])
+
+
 async def _successes(worker: Worker) -> int:
     import aiohttp
 
@@ -75,7 +80,7 @@ async def test_kill_9_under_load_loses_no_event(own_env, receiver, kafka_bootstr
         )
         receiver.on("/crash", Behaviour(delay=0.01))
         events = _events(600)
-        await produce_raw(kafka_bootstrap, first.topics["fineract"], [(k, v) for k, v, _ in events])
+        await _feed(kafka_bootstrap, first, events)
         await receiver.wait_for("/crash", 50, timeout=30)
     finally:
         first.kill(signal.SIGKILL)
@@ -114,8 +119,7 @@ async def test_delivered_events_are_committed_including_the_last_batch(
         await worker.ok("registerWebhook", {"name": "commits", "eventType": "client.created",
                                             "url": receiver.url("/commits")})
         events = _events(1200)
-        await produce_raw(kafka_bootstrap, worker.topics["fineract"],
-                          [(k, v) for k, v, _ in events])
+        await _feed(kafka_bootstrap, worker, events)
         await receiver.wait_for("/commits", len(events), timeout=60)
         deadline = time.monotonic() + 20  # Faust commits every few seconds
         while True:
@@ -148,7 +152,7 @@ async def test_retry_due_while_the_worker_was_down_fires_after_restart(
             },
         )
         events = _events(1)
-        await produce_raw(kafka_bootstrap, first.topics["fineract"], [(k, v) for k, v, _ in events])
+        await _feed(kafka_bootstrap, first, events)
         await receiver.wait_for("/later", 1, timeout=30)
     finally:
         first.stop()
@@ -179,7 +183,7 @@ async def test_two_workers_share_the_load_without_losing_or_doubling(
         )
         await asyncio.sleep(2)  # the registration reaches the other worker's table
         events = _events(400)
-        await produce_raw(kafka_bootstrap, one.topics["fineract"], [(k, v) for k, v, _ in events])
+        await _feed(kafka_bootstrap, one, events)
         await receiver.wait_for("/shared", 400, timeout=60)
         await asyncio.sleep(2)
         ids = [json.loads(r.body)["id"] for r in receiver.at("/shared")]
@@ -219,9 +223,7 @@ async def test_an_endpoint_failing_past_the_window_is_disabled_and_announced(
             },
         )
         events = _events(1)
-        await produce_raw(
-            kafka_bootstrap, worker.topics["fineract"], [(k, v) for k, v, _ in events]
-        )
+        await _feed(kafka_bootstrap, worker, events)
         deadline = time.monotonic() + 30
         config = {}
         while time.monotonic() < deadline:
@@ -274,16 +276,14 @@ async def test_delivery_resumes_after_the_kafka_broker_restarts(
             {"name": "restart", "eventType": "client.created", "url": receiver.url("/restart")},
         )
         before = _events(1)
-        await produce_raw(
-            kafka_bootstrap, worker.topics["fineract"], [(k, v) for k, v, _ in before]
-        )
+        await _feed(kafka_bootstrap, worker, before)
         await receiver.wait_for("/restart", 1)
         services = str(REPO / "scripts" / "services")
         subprocess.run([services, "stop", "kafka"], check=True, timeout=120)
         await asyncio.sleep(3)
         subprocess.run([services, "start", "kafka"], check=True, timeout=180)
         after = _events(5)
-        await produce_raw(kafka_bootstrap, worker.topics["fineract"], [(k, v) for k, v, _ in after])
+        await _feed(kafka_bootstrap, worker, after)
         await receiver.wait_for("/restart", 6, timeout=90)
         assert {idem for _, _, idem in after} <= await _received_ids(receiver, "/restart")
         assert worker.proc is not None and worker.proc.poll() is None
@@ -309,14 +309,12 @@ async def test_a_stop_while_postgres_is_down_loses_no_event(
         await first.ok("registerWebhook", {"name": "outage", "eventType": "client.created",
                                            "url": receiver.url("/outage")})
         warm = _events(1)
-        await produce_raw(kafka_bootstrap, first.topics["fineract"],
-                          [(k, v) for k, v, _ in warm])
+        await _feed(kafka_bootstrap, first, warm)
         await receiver.wait_for("/outage", 1)
         await asyncio.sleep(4)  # past Faust's commit interval: the warm-up is committed
         await proxy.cut()
         during = _events(20)
-        await produce_raw(kafka_bootstrap, first.topics["fineract"],
-                          [(k, v) for k, v, _ in during])
+        await _feed(kafka_bootstrap, first, during)
         await asyncio.sleep(4)  # ingest has the batch and is waiting for the database
     finally:
         first.kill(signal.SIGTERM, grace=10)
