@@ -6,6 +6,7 @@ all agree on the same numbers.
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -79,6 +80,19 @@ def policy_for(
     default_schedule: Sequence[int] = STANDARD_SCHEDULE,
     *,
     jitter: float = 0.2,
+) -> RetryPolicy:
+    """The policy for a webhook's ``retryCount``/``retryInterval`` settings (see ``_policy``).
+
+    Asked once per attempt; the few distinct settings are worked out once each."""
+    return _policy(retry_count, retry_interval, tuple(default_schedule), jitter)
+
+
+@functools.lru_cache(maxsize=1024)
+def _policy(
+    retry_count: int | None,
+    retry_interval: int | None,
+    default_schedule: tuple[int, ...],
+    jitter: float,
 ) -> RetryPolicy:
     """The policy for a webhook's ``retryCount``/``retryInterval`` settings.
 
