@@ -76,15 +76,28 @@ async def _unregister(
 ) -> None:
     if worker.returncode is not None:
         return
+    deleted = 0
     for webhook_id in webhook_ids:
         try:
             await asyncio.wait_for(
                 _action(base, secret, "deleteWebhook", {"webhookId": webhook_id}), 10
             )
+            deleted += 1
         except Exception as exc:  # the demo is ending anyway; say what is left behind
             _say(f"could not delete demo webhook {webhook_id}: {exc}")
     if webhook_ids:
-        _say(f"deleted the demo's {len(webhook_ids)} webhooks")
+        left = len(webhook_ids) - deleted
+        _say(f"deleted {deleted} of the demo's {len(webhook_ids)} webhooks"
+             + (f"; {left} left behind (the next run deletes them)" if left else ""))
+
+
+def _terminate_with_parent() -> None:
+    """In the worker's child process, before exec: SIGTERM when the demo dies (Linux)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 async def _wait_healthy(base: str, proc: asyncio.subprocess.Process, within: float) -> None:
@@ -108,9 +121,13 @@ async def run(once: bool, receiver_port: int) -> int:
     base = f"http://127.0.0.1:{env.get('HUB_WEB_PORT', '6066')}"
     secret = env["HUB_ACTION_SECRET"]
     _say("starting the worker: python -m fineract_hub worker")
+    # Its own session, so that a terminal's Ctrl-C (sent to the whole foreground process group)
+    # reaches the demo only: the demo still needs the worker to delete its webhooks, then
+    # stops it. Should the demo die without doing so, the kernel sends the worker SIGTERM.
     worker = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "fineract_hub", "worker", "-l", "info",
-        env=env, cwd=env.get("HUB_DATA_DIR", str(REPO / ".run")))
+        env=env, cwd=env.get("HUB_DATA_DIR", str(REPO / ".run")),
+        start_new_session=True, preexec_fn=_terminate_with_parent)
     receiver = DemoReceiver()
     app = web.Application()
     app.router.add_post("/{tail:.*}", receiver.handle)

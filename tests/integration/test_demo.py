@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -59,3 +62,41 @@ def test_demo_removes_its_webhooks_when_it_ends(demo) -> None:
 
     remaining = asyncio.run(services.fetchval(database_url, "SELECT count(*) FROM hub_webhooks"))
     assert remaining == 0, (done.stdout + done.stderr)[-2000:]
+
+
+def test_ctrl_c_in_a_terminal_still_removes_the_webhooks_and_stops_the_worker(
+    kafka_bootstrap: str, postgres_admin_url: str, avro_schema_dir: Path,
+    tmp_path: Path,
+) -> None:
+    # A terminal sends SIGINT to the whole foreground process group: the worker must not get
+    # it too, or it closes its database pool while the demo is still deleting its webhooks.
+    with services.scratch_database(postgres_admin_url) as database_url:
+        env = worker_env(
+            kafka_bootstrap=kafka_bootstrap, database_url=database_url,
+            avro_schema_dir=avro_schema_dir, HUB_DATA_DIR=str(tmp_path), HUB_LOG_FORMAT="text",
+        )
+        log_path = tmp_path / "demo.log"
+        with log_path.open("w") as log:
+            demo = subprocess.Popen(
+                [sys.executable, "-u", "-m", "fineract_hub.demo",
+                 "--receiver-port", str(free_port())],
+                cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own group, like a shell's foreground job
+            )
+            try:
+                deadline = time.monotonic() + 180
+                while "watching deliveries" not in log_path.read_text():
+                    assert demo.poll() is None, log_path.read_text()[-3000:]
+                    assert time.monotonic() < deadline, log_path.read_text()[-3000:]
+                    time.sleep(0.5)
+                time.sleep(3)  # a person reads the output first (and the race needs it)
+                os.killpg(demo.pid, signal.SIGINT)
+                assert demo.wait(timeout=60) == 0, log_path.read_text()[-3000:]
+            finally:
+                if demo.poll() is None:
+                    os.killpg(demo.pid, signal.SIGKILL)
+        output = log_path.read_text()
+        assert "deleted 2 of the demo's 2 webhooks" in output, output[-3000:]
+        count = services.fetchval(database_url, "SELECT count(*) FROM hub_webhooks")
+        assert asyncio.run(count) == 0, output[-3000:]
+        assert not services.tcp_reachable("127.0.0.1", int(env["HUB_WEB_PORT"]), timeout=1.0)
