@@ -35,6 +35,7 @@ from fineract_hub.storage.deliveries import DeliveryStore
 from fineract_hub.storage.webhooks import WebhookStore, row_to_webhook
 from fineract_hub.streams.ingest import dead_letter, send_until_accepted
 from fineract_hub.streams.legacy_backlog import LegacyBacklog
+from fineract_hub.streams.overlap import until_done
 from fineract_hub.streams.sinks import Sinks
 
 log = logging.getLogger(__name__)
@@ -177,23 +178,13 @@ class Hub:
             self.sinks.handle,
             functools.partial(self.dead_letter_record, "not_canonical"),
         )
-        delay = 1.0
-        while True:
-            try:
-                await backlog.fan_out()
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                # Ingest waits meanwhile: an ordered webhook must get older events first, and
-                # a backlog left for a later start might wait for weeks.
-                log.exception(
-                    "could not fan out the canonical-topic backlog of an earlier version; "
-                    "retrying in %.0fs",
-                    delay,
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
+        # Ingest waits meanwhile: an ordered webhook must get older events first, and a backlog
+        # left for a later start might wait for weeks.
+        await until_done(
+            backlog.fan_out,
+            "fanning out the canonical-topic backlog of an earlier version",
+            first_delay=1.0,
+        )
 
     def kick_scheduler(self) -> None:
         self.scheduler_wakeup.set()

@@ -45,7 +45,7 @@ def register(app: faust.App, hub: Hub) -> None:
                 messages = [e.message for e in events]
                 sinks.hold(messages)  # first: nothing below may let Faust ack the batch
                 step = functools.partial(handler.handle_batch, records(events))
-                canonical = await until_done(step, "ingest of a batch")
+                canonical = await until_done(step, "ingest of a batch (its records stay unacked)")
                 await sinks.submit(canonical, messages)
             await sinks.wait()
         finally:

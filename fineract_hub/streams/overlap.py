@@ -43,7 +43,7 @@ async def until_done(step: Callable[[], Awaitable[T]], what: str, first_delay: f
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("%s failed; retrying in %.1fs (its records stay unacked)", what, delay)
+            log.exception("%s failed; retrying in %.1fs", what, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, MAX_RETRY_DELAY)
 
@@ -94,6 +94,9 @@ class OverlappedSinks:
             self._pending = None
 
     async def _run(self, events: Sequence[Any], messages: Sequence[Acknowledgeable]) -> None:
-        await until_done(lambda: self.sinks(events), "sinks of a batch", self.retry_delay)
+        await until_done(
+            lambda: self.sinks(events), "sinks of a batch (its records stay unacked)",
+            self.retry_delay,
+        )
         for message in messages:
             message.ack(self.consumer)
