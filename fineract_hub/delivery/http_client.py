@@ -25,7 +25,6 @@ operator can act on.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import re
 import socket
 import ssl
@@ -37,7 +36,7 @@ from typing import cast
 
 from yarl import URL
 
-from fineract_hub.delivery.ssrf import AddressPolicy, BlockedDestination
+from fineract_hub.delivery.ssrf import AddressPolicy, BlockedDestination, host_literal
 
 __all__ = ["HTTPClient", "Response", "ResponseError", "parse_head"]
 
@@ -363,21 +362,17 @@ class HTTPClient:
 
     async def _addresses(self, host: str, port: int) -> list[tuple[int, str]]:
         """Every address ``host`` stands for, each judged by the policy: one blocked answer is
-        enough to refuse (which one we would get is the resolver's choice, not ours)."""
-        try:
-            literal = ipaddress.ip_address(host.strip("[]"))
-        except ValueError:
-            literal = None
+        enough to refuse (``AddressPolicy.first_blocked``)."""
+        literal = host_literal(host)
         if literal is not None:
             found = [(socket.AF_INET6 if literal.version == 6 else socket.AF_INET, str(literal))]
         else:
             found = await self.resolve(host, port)
             if not found:
                 raise socket.gaierror(socket.EAI_NONAME, f"{host} has no addresses")
-        for _, address in found:
-            reason = self.policy.is_blocked(address)
-            if reason:
-                raise BlockedDestination(host, address, reason)
+        blocked = self.policy.first_blocked(address for _, address in found)
+        if blocked is not None:
+            raise BlockedDestination(host, *blocked)
         return found
 
     # -- one exchange ---------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -131,6 +131,15 @@ class AddressPolicy:
             return None
         return _judge(address)
 
+    def first_blocked(self, addresses: Iterable[IPAddress | str]) -> tuple[str, str] | None:
+        """The first of a name's addresses that must not be contacted, and why. One is enough
+        to refuse the name: which answer a connection would get is the resolver's choice."""
+        for address in addresses:
+            reason = self.is_blocked(address)
+            if reason:
+                return str(address), reason
+        return None
+
 
 def _judge(address: IPAddress) -> str | None:
     if isinstance(address, ipaddress.IPv6Address):
@@ -165,7 +174,8 @@ def _embedded_ipv4(address: ipaddress.IPv6Address) -> tuple[str, ipaddress.IPv4A
     return None
 
 
-def _host_literal(host: str) -> IPAddress | None:
+def host_literal(host: str) -> IPAddress | None:
+    """The address a URL host spells out (``[::1]`` included), ``None`` for a name."""
     try:
         return ipaddress.ip_address(host.strip("[]"))
     except ValueError:
@@ -194,7 +204,7 @@ async def check_url(
     host = parsed.raw_host
     if not host:
         raise ValidationError("webhook URL has no host")
-    literal = _host_literal(host)
+    literal = host_literal(host)
     if literal is not None:
         reason = policy.is_blocked(literal)
         if reason:
@@ -214,10 +224,9 @@ async def check_url(
             await active.close()
     if not answers:
         raise ValidationError(f"webhook URL host {host!r} has no addresses")
-    for answer in answers:
-        reason = policy.is_blocked(answer["host"])
-        if reason:
-            raise ValidationError(
-                f"webhook URL host {host!r} resolves to {answer['host']}, a blocked address: "
-                f"{reason}"
-            )
+    blocked = policy.first_blocked(answer["host"] for answer in answers)
+    if blocked is not None:
+        address, reason = blocked
+        raise ValidationError(
+            f"webhook URL host {host!r} resolves to {address}, a blocked address: {reason}"
+        )
