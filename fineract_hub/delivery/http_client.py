@@ -38,7 +38,7 @@ from yarl import URL
 
 from fineract_hub.delivery.ssrf import AddressPolicy, BlockedDestination, host_literal
 
-__all__ = ["HTTPClient", "Response", "ResponseError", "parse_head"]
+__all__ = ["HTTP_TOKEN", "HTTPClient", "Response", "ResponseError", "parse_head"]
 
 MAX_HEAD_BYTES = 64 * 1024
 #: Connections idle longer than this are closed rather than reused (servers commonly close
@@ -48,7 +48,8 @@ MAX_IDLE_PER_ORIGIN = 256
 _SWEEP_SECONDS = 5.0
 
 _STATUS_LINE = re.compile(rb"HTTP/1\.([01]) ([0-9]{3})(?: ([^\r\n]*))?")
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+#: An HTTP token (RFC 9110 5.6.2): what a header name may be, here and at registration.
+HTTP_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
 #: Bytes a hostile receiver may push at us before we look at them (reading is paused beyond).
 _BUFFER_CAP = 1024 * 1024
@@ -94,7 +95,7 @@ _header_keys: dict[bytes, str] = {}
 
 def _header_key(name_raw: bytes, colon: bytes, raw: bytes) -> str:
     name = name_raw.decode("latin-1")
-    if not colon or not _TOKEN.fullmatch(name):
+    if not colon or not HTTP_TOKEN.fullmatch(name):
         raise ResponseError(f"malformed header line in response: {raw[:80]!r}")
     key = name.lower()
     if len(_header_keys) < 1024:
@@ -163,7 +164,7 @@ def request_head(
     lines = [f"{method} {url.raw_path_qs or '/'} HTTP/1.1", f"Host: {url.host_port_subcomponent}"]
     for name, value in headers.items():
         if name not in _checked_names:
-            if not _TOKEN.fullmatch(name):
+            if not HTTP_TOKEN.fullmatch(name):
                 raise ValueError(f"header name {name!r} is not a valid HTTP token")
             if len(_checked_names) < 4096:
                 _checked_names.add(name)

@@ -22,6 +22,14 @@ def test_header_values_may_contain_tabs():
     assert validate_headers({"X-Token": "a\tb"}) == {"X-Token": "a\tb"}
 
 
+@pytest.mark.parametrize("name", ["X-Token\n", "X Token", "", "X" * 129])
+def test_header_names_that_are_not_http_tokens_are_refused_at_registration(name):
+    # "X-Token\n" passed a ^...$ pattern (re's $ matches before a final newline); the delivery
+    # client then refused it at every attempt.
+    with pytest.raises(ValidationError, match="not a valid HTTP header name"):
+        validate_headers({name: "v"})
+
+
 def test_ipv4_translated_addresses_are_blocked():
     reason = AddressPolicy((), False).is_blocked(ipaddress.ip_address("::ffff:0:7f00:1"))
     assert reason
