@@ -211,10 +211,15 @@ def machine_busy_seconds() -> float:
     return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process so far (Linux /proc; threads included)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def stat_cpu_seconds(stat: str) -> float:
+    """User + system CPU in the text of a /proc/<pid>/stat (threads included)."""
+    fields = stat.rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (Linux /proc)."""
+    return stat_cpu_seconds(Path(f"/proc/{pid}/stat").read_text())
 
 
 def cpu_seconds_named(*names: str) -> dict[str, float]:
@@ -228,8 +233,7 @@ def cpu_seconds_named(*names: str) -> dict[str, float]:
             continue
         comm = text[text.index("(") + 1 : text.rindex(")")]
         if comm in totals:
-            fields = text.rsplit(")", 1)[1].split()
-            totals[comm] += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            totals[comm] += stat_cpu_seconds(text)
     return totals
 
 
