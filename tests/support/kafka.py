@@ -8,7 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+
+from fineract_hub.streams.legacy_backlog import committed_offsets
 
 
 async def read_topic(
@@ -81,21 +82,15 @@ async def read_json(
 
 async def committed_lag(bootstrap: str, group: str, topic: str) -> tuple[int, int]:
     """(records in ``topic``, of those not yet committed by ``group``), over all partitions."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    committed, partitions = await committed_offsets(bootstrap, group, topic)
+    if not partitions:
+        raise AssertionError(f"topic {topic} has no partitions")
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
                                 enable_auto_commit=False)
-    await admin.start()
     await consumer.start()
     try:
-        committed = await admin.list_consumer_group_offsets(group)
-        (described,) = await admin.describe_topics([topic])
-        partitions = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
-        if not partitions:
-            raise AssertionError(f"topic {topic} has no partitions")
-        ends = await consumer.end_offsets(partitions)
-        total = sum(ends.values())
-        done = sum(max(committed[tp].offset, 0) for tp in partitions if tp in committed)
-        return total, total - done
+        ends = await consumer.end_offsets([TopicPartition(topic, p) for p in partitions])
     finally:
         await consumer.stop()
-        await admin.close()
+    total = sum(ends.values())
+    return total, total - sum(committed.get(tp.partition, 0) for tp in ends)
