@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 from fastavro import schemaless_reader
 
+from fineract_hub.ingest.avro_reader import AvroReadError, Reader, compile_reader
 from fineract_hub.ingest.schemas import ENVELOPE_SCHEMA, LoadedSchema, SchemaRegistry
 
 __all__ = [
@@ -88,8 +89,8 @@ def _describe(value: bytes) -> str:
 class SingleObjectDecoder:
     """Decodes single-object-encoded bytes against a ``SchemaRegistry``.
 
-    Lookups are plain dict hits on the 8-byte fingerprint; the fastavro-parsed schema is built
-    once at load time, so per-message cost is the Avro body itself.
+    Lookups are plain dict hits on the 8-byte fingerprint; each schema's reader is generated
+    once (``avro_reader``), so per-message cost is the Avro body itself.
     """
 
     def __init__(self, registry: SchemaRegistry) -> None:
@@ -97,6 +98,7 @@ class SingleObjectDecoder:
         envelope = registry.by_name(ENVELOPE_SCHEMA)
         assert envelope is not None  # SchemaRegistry refuses folders without it
         self._envelope = envelope
+        self._readers: dict[str, Reader | None] = {}
 
     def schema_for(self, value: bytes, what: str) -> LoadedSchema:
         """The writer schema named by the header, or a ``DecodeError`` saying why there is none."""
@@ -125,28 +127,26 @@ class SingleObjectDecoder:
 
     def decode(self, value: bytes, what: str) -> tuple[LoadedSchema, Any]:
         schema = self.schema_for(value, what)
-        body = io.BytesIO(value)
-        body.seek(_HEADER_LEN)
         try:
-            datum = schemaless_reader(body, schema.parsed, None)
-        except EOFError as exc:
-            if _NEGATIVE_LENGTH.search(str(exc)):
+            datum, consumed = self._read(schema, value)
+        except AvroReadError as exc:
+            if exc.code == "truncated":
                 raise DecodeError(
-                    "malformed",
-                    f"{what} ({schema.name}, {len(value)} bytes) holds a negative length: {exc}",
+                    "truncated",
+                    f"{what} ended before a whole {schema.name} was read ({len(value)} bytes "
+                    f"including the 10-byte header, fingerprint {schema.fingerprint_hex}): {exc}",
                 ) from exc
             raise DecodeError(
-                "truncated",
-                f"{what} ended before a whole {schema.name} was read ({len(value)} bytes "
-                f"including the 10-byte header, fingerprint {schema.fingerprint_hex}): {exc}",
+                "malformed",
+                f"{what} is not a valid {schema.name} body ({len(value)} bytes, fingerprint "
+                f"{schema.fingerprint_hex}): {exc}",
             ) from exc
-        except Exception as exc:  # fastavro: IndexError, UnicodeDecodeError, ValueError, ...
+        except Exception as exc:  # UnicodeDecodeError, RecursionError; fastavro: ValueError, ...
             raise DecodeError(
                 "malformed",
                 f"{what} is not a valid {schema.name} body ({len(value)} bytes, fingerprint "
                 f"{schema.fingerprint_hex}): {type(exc).__name__}: {exc}",
             ) from exc
-        consumed = body.tell()
         if consumed != len(value):
             raise DecodeError(
                 "trailing_bytes",
@@ -155,6 +155,29 @@ class SingleObjectDecoder:
                 "probably differs from the one with this fingerprint, or the record is corrupt",
             )
         return schema, datum
+
+    def _read(self, schema: LoadedSchema, value: bytes) -> tuple[Any, int]:
+        """The datum after the header and where it ended: the schema's generated reader (made at
+        its first event, not for all 77 schemas at start-up), or fastavro where it has none."""
+        try:
+            reader = self._readers[schema.name]
+        except KeyError:
+            reader = self._readers[schema.name] = compile_reader(schema.parsed)
+        if reader is not None:
+            try:
+                return reader(value, _HEADER_LEN)
+            except IndexError as exc:  # a read at the end of the input
+                raise AvroReadError("truncated", "the input ended inside a value") from exc
+        body = io.BytesIO(value)
+        body.seek(_HEADER_LEN)
+        try:
+            datum = schemaless_reader(body, schema.parsed, None)
+        except EOFError as exc:
+            code = "malformed" if _NEGATIVE_LENGTH.search(str(exc)) else "truncated"
+            raise AvroReadError(code, str(exc) or "the input ended inside a value") from exc
+        except IndexError as exc:  # fastavro: a union or enum index out of range
+            raise AvroReadError("malformed", f"IndexError: {exc}") from exc
+        return datum, body.tell()
 
     def decode_envelope(self, value: bytes) -> Envelope:
         schema, raw = self.decode(value, "Kafka value")
