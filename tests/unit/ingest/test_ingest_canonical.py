@@ -268,6 +268,7 @@ def test_payload_not_matching_dataschema_rejects_the_record(
         ("2024-10-24T08:15:30", "2024-10-24T08:15:30.000000Z"),
         ("2024-10-24T08:15", "2024-10-24T08:15:00.000000Z"),
         ("2024-10-24T10:15:30.5+02:00", "2024-10-24T08:15:30.500000Z"),
+        ("0999-01-02T03:04:05", "0999-01-02T03:04:05.000000Z"),  # still sorts as text
     ],
 )
 def test_created_at_is_utc_with_six_fraction_digits_truncating_nanos(
