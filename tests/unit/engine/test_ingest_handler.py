@@ -54,3 +54,17 @@ async def test_sends_the_broker_refuses_are_retried_until_accepted():
     key, value, _ = client_created(78)
     await _handler(producer).handle(key, value, {})
     assert len(producer.sent) == 1
+
+
+async def test_ingested_events_are_counted_per_type_once_kafka_has_them():
+    producer = _RecordingProducer()
+    handler = _handler(producer)
+    records = [(*client_created(80 + i)[:2], {}) for i in range(3)]
+    records.append((b"\x00" * 8, b"not avro", {}))
+
+    await handler.handle_batch(records)
+
+    counted = handler.metrics.registry.get_sample_value(
+        "hub_events_ingested_total", {"type": "client.created"}
+    )
+    assert counted == 3
