@@ -14,6 +14,7 @@ from fineract_hub.agents import ingest, webhooks
 from fineract_hub.config import Settings
 from fineract_hub.hub import Hub
 from fineract_hub.logs import logging_config
+from fineract_hub.streams.consumer import Transport
 from fineract_hub.streams.rebalance import hold_agent_input_during_seek
 from fineract_hub.web import actions, views
 
@@ -38,6 +39,9 @@ def create_app(settings: Settings | None = None) -> tuple[faust.App, Hub]:
         web_cors_options=None,
         **({"datadir": settings.data_dir} if settings.data_dir else {}),
     )
+    # Before anything asks for the transport: records reach the agents without a race of four
+    # tasks each (see the module).
+    app.transport = Transport(app.conf.broker_consumer, app)
     # Records fetched while Faust seeks after a rebalance must not be dropped (see the module).
     hold_agent_input_during_seek(app)
     hub = Hub(settings, app)
