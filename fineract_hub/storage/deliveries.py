@@ -25,6 +25,8 @@ SENT_BODY = "COALESCE(a.request_body, CASE WHEN a.body_is_event THEN e.body END)
 
 # Made for every event or delivery: NamedTuples are as immutable as frozen dataclasses and
 # several times cheaper to create (a frozen dataclass sets each field via object.__setattr__).
+# NewDelivery, AttemptRecord and DeliveryUpdate go to PostgreSQL as they are, as arrays of the
+# row types of migration 004: their fields and those types' must stay the same, in order.
 class NewDelivery(NamedTuple):
     id: str
     message_id: str
@@ -104,18 +106,15 @@ class DeliveryStore:
         async with self.pool.acquire() as conn, conn.transaction():
             fresh = await conn.fetch(
                 "INSERT INTO hub_events (id, type, body)"
-                " SELECT * FROM unnest($1::text[], $2::text[], $3::text[])"
+                " SELECT * FROM unnest($1::hub_event_row[])"
                 " ON CONFLICT (id) DO NOTHING RETURNING id",
-                [e[0] for e in events],
-                [e[1] for e in events],
-                [e[2] for e in events],
+                events,
             )
             rows = await conn.fetch(
                 "INSERT INTO hub_webhook_deliveries (id, message_id, webhook_id, event_id,"
                 " event_type, aggregate_id, ordered, status, due_at, is_test)"
                 " SELECT i, m, w, e, t, a, o, s, now() + make_interval(secs => d), x"
-                " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
-                " $6::bigint[], $7::boolean[], $8::text[], $9::float8[], $10::boolean[])"
+                " FROM unnest($1::hub_new_delivery_row[])"
                 " WITH ORDINALITY AS u(i, m, w, e, t, a, o, s, d, x, n)"
                 # A worker's registry may still hold a webhook another worker deleted: its
                 # deliveries are not wanted, and the foreign key must not fail the batch
@@ -123,16 +122,7 @@ class DeliveryStore:
                 " WHERE EXISTS (SELECT 1 FROM hub_webhooks h WHERE h.id = u.w)"
                 " ORDER BY n"
                 " ON CONFLICT (id) DO NOTHING RETURNING id",
-                [d.id for d in deliveries],
-                [d.message_id for d in deliveries],
-                [d.webhook_id for d in deliveries],
-                [d.event_id for d in deliveries],
-                [d.event_type for d in deliveries],
-                [d.aggregate_id for d in deliveries],
-                [d.ordered for d in deliveries],
-                [d.status for d in deliveries],
-                [d.due_in for d in deliveries],
-                [d.is_test for d in deliveries],
+                deliveries,
             )
         return {r["id"] for r in rows}, {r["id"] for r in fresh}
 
@@ -185,28 +175,11 @@ class DeliveryStore:
                     " SELECT i, dl, m, w, e, t, a, s, rs, rb, ms, er, bd,"
                     "   CASE WHEN nr IS NULL THEN NULL ELSE now() + make_interval(secs => nr) END,"
                     "   x, be"
-                    " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
-                    " $6::text[], $7::int[], $8::text[], $9::int[], $10::text[], $11::int[],"
-                    " $12::text[], $13::text[], $14::float8[], $15::boolean[], $16::boolean[])"
+                    " FROM unnest($1::hub_attempt_row[])"
                     " AS u(i, dl, m, w, e, t, a, s, rs, rb, ms, er, bd, nr, x, be)"
                     " WHERE EXISTS (SELECT 1 FROM hub_webhooks h WHERE h.id = u.w)"
                     " ON CONFLICT (id) DO NOTHING",
-                    [a.id for a in attempts],
-                    [a.delivery_id for a in attempts],
-                    [a.message_id for a in attempts],
-                    [a.webhook_id for a in attempts],
-                    [a.event_id for a in attempts],
-                    [a.event_type for a in attempts],
-                    [a.attempt for a in attempts],
-                    [a.status for a in attempts],
-                    [a.response_status for a in attempts],
-                    [a.response_body for a in attempts],
-                    [a.execution_time_ms for a in attempts],
-                    [a.error_message for a in attempts],
-                    [a.request_body for a in attempts],
-                    [a.next_retry_in for a in attempts],
-                    [a.is_test for a in attempts],
-                    [a.body_is_event for a in attempts],
+                    attempts,
                 )
             if updates:
                 await conn.execute(
@@ -214,13 +187,9 @@ class DeliveryStore:
                     " due_at = CASE WHEN u.dn IS NULL THEN NULL"
                     "   ELSE now() + make_interval(secs => u.dn) END,"
                     " last_error = u.er, updated_at = now()"
-                    " FROM unnest($1::text[], $2::text[], $3::int[], $4::float8[], $5::text[])"
-                    " AS u(i, s, a, dn, er) WHERE d.id = u.i",
-                    [u.delivery_id for u in updates],
-                    [u.status for u in updates],
-                    [u.attempts for u in updates],
-                    [u.due_in for u in updates],
-                    [u.last_error for u in updates],
+                    " FROM unnest($1::hub_delivery_update_row[]) AS u(i, s, a, dn, er)"
+                    " WHERE d.id = u.i",
+                    updates,
                 )
 
     async def close_open_for_webhook(self, webhook_id: str, status: str, reason: str) -> int:

@@ -7,7 +7,12 @@ import asyncio
 import pytest
 
 from fineract_hub.storage.db import create_pool, migrate
-from fineract_hub.storage.deliveries import DeliveryStore, NewDelivery
+from fineract_hub.storage.deliveries import (
+    AttemptRecord,
+    DeliveryStore,
+    DeliveryUpdate,
+    NewDelivery,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -89,3 +94,19 @@ async def test_retention_removes_old_history_and_finished_deliveries_only(pool):
     assert (attempts, deliveries) == (1, 1)
     remaining = {r["id"] for r in await pool.fetch("SELECT id FROM hub_webhook_deliveries")}
     assert remaining == {"d2"}
+
+
+async def test_row_types_have_the_fields_of_the_records_sent_as_them(pool):
+    """The batched writes send NamedTuples as composite rows: by position, so names and order
+    must agree with migration 004's types."""
+    for row_type, record in (
+        ("hub_new_delivery_row", NewDelivery),
+        ("hub_attempt_row", AttemptRecord),
+        ("hub_delivery_update_row", DeliveryUpdate),
+    ):
+        names = await pool.fetch(
+            "SELECT a.attname FROM pg_attribute a JOIN pg_type t ON t.typrelid = a.attrelid"
+            " WHERE t.typname = $1 AND a.attnum > 0 ORDER BY a.attnum",
+            row_type,
+        )
+        assert [r["attname"] for r in names] == list(record._fields), row_type
