@@ -7,9 +7,10 @@ that (``bench/avro_decode.py``), as Python source with every field's work writte
 
 It reads what fastavro reads, value for value (differential tests over every Fineract schema
 in ``tests/unit/ingest/test_avro_reader.py``), and is stricter where fastavro is lax: a union
-index out of range, a varint longer than 10 bytes, a length past the end of the input and
-absurd block counts are errors here. What it does not handle (logical types other than
-decimal) makes ``compile_reader`` return ``None``; the caller then keeps fastavro.
+index out of range, a varint longer than 10 bytes, a length past the end of the input and a
+block count larger than the rest of the input could hold are errors here. What it does not
+handle (logical types other than decimal, arrays of items that take no bytes, a fixed of
+negative size) makes ``compile_reader`` return ``None``; the caller then keeps fastavro.
 
 Safety: the source is generated from the operator's schema folder, never from event data, and
 nothing from the schema reaches it except as ``repr()`` of a ``str`` or as an ``int``.
@@ -28,8 +29,6 @@ __all__ = ["AvroReadError", "Reader", "compile_reader"]
 Reader = Callable[[bytes, int], tuple[Any, int]]
 
 _MAX_VARINT_BYTES = 10  # a Java long
-#: Blocks of items that take no bytes (null, empty records) are not bounded by the input size.
-MAX_EMPTY_ITEMS = 65_536
 
 _PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
 
@@ -106,7 +105,6 @@ class _Compiler:
             "_bad_count": _bad_count,
             "_float": struct.Struct("<f").unpack_from,
             "_double": struct.Struct("<d").unpack_from,
-            "MAX_EMPTY_ITEMS": MAX_EMPTY_ITEMS,
         }
         self._counter = 0
         self._min_size: dict[str, int] = {}
@@ -147,7 +145,7 @@ class _Compiler:
                 )
             return self._min_size[name]
         if kind == "fixed":
-            return int(schema["size"])
+            return int(schema["size"]) if type(schema["size"]) is int else 0
         if kind in _PRIMITIVES:
             return self.min_size(kind)
         return 1  # enum, array, map: at least one varint
@@ -203,7 +201,9 @@ class _Compiler:
                 f"{indent}{target} = {table}[n]",
             ]
         if kind == "fixed":
-            size = int(schema["size"])
+            size = schema["size"]
+            if type(size) is not int or size < 0:
+                raise _Unsupported(f"fixed size {size!r}")
             return [
                 f"{indent}if pos + {size} > end:",
                 f"{indent}    raise _bad_length({size}, pos, end)",
@@ -269,7 +269,11 @@ class _Compiler:
         """Avro's blocked encoding of arrays (``keys`` None) and maps (string keys)."""
         count, item, key = self.fresh("c"), self.fresh("i"), self.fresh("key")
         size = self.min_size(items) + (1 if keys else 0)
-        bound = f"(end - pos) // {size}" if size else "MAX_EMPTY_ITEMS"
+        if not size:
+            # Items of no bytes: a count alone would build any number of them, and nested
+            # arrays multiply that. Fineract has none; fastavro reads such schemas.
+            raise _Unsupported("an array of items that take no bytes")
+        bound = f"(end - pos) // {size}"
         inner = indent + "        "
         lines = [
             f"{indent}{target} = {{}}" if keys else f"{indent}{target} = []",
