@@ -52,6 +52,8 @@ def _long(buf: bytes, pos: int) -> tuple[int, int]:
         b = buf[pos + count]
         n |= (b & 0x7F) << shift
         if not b & 0x80:
+            if n >> 64:  # fastavro's C reader wraps such a value around; Java cannot write it
+                raise AvroReadError("malformed", f"a varint at byte {pos} is over 64 bits")
             return (n >> 1) ^ -(n & 1), pos + count + 1
         shift += 7
     raise AvroReadError("malformed", f"a varint at byte {pos} runs over {_MAX_VARINT_BYTES} bytes")

@@ -144,6 +144,7 @@ def test_a_schema_with_other_logical_types_is_left_to_fastavro(tmp_path: Any) ->
         (bytes([0x01]), "malformed", "union branch -1"),  # fastavro takes the last branch
         (bytes([0x02]), None, None),  # branch 1, then the input ends: IndexError
         (bytes([0x02]) + b"\xff" * 11, "malformed", "over 10 bytes"),
+        (bytes([0x02]) + b"\xff" * 9 + b"\x02", "malformed", "over 64 bits"),
     ],
 )
 def test_bad_union_indexes_and_varints_are_refused(
@@ -180,6 +181,14 @@ def test_arrays_of_items_that_take_no_bytes_are_left_to_fastavro(items: Any) -> 
     parsed = fastavro.parse_schema({"type": "array", "items": {"type": "array", "items": items}})
 
     assert compile_reader(parsed) is None
+
+
+@pytest.mark.parametrize("value", [-(2**63), 2**63 - 1, 0, -1, 64, -65])
+def test_longs_to_the_ends_of_64_bits_read_like_fastavro(value: int) -> None:
+    parsed = fastavro.parse_schema({"type": "long"})
+    body = _encode(parsed, value)
+
+    assert _read(parsed, body) == _fastavro(parsed, body) == value
 
 
 def test_a_block_count_larger_than_the_input_is_refused() -> None:
