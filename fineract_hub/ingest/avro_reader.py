@@ -19,6 +19,7 @@ nothing from the schema reaches it except as ``repr()`` of a ``str`` or as an ``
 from __future__ import annotations
 
 import decimal
+import math
 import struct
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -83,12 +84,26 @@ def _bad_count(count: int, pos: int) -> AvroReadError:
     )
 
 
-def _decimal_reader(precision: int, scale: int) -> Callable[[bytes], decimal.Decimal]:
-    """fastavro's decimal: the unscaled two's-complement integer, rounded to ``precision``."""
+def _decimal_reader(
+    precision: int, scale: int, sized_by_schema: bool
+) -> Callable[[bytes], decimal.Decimal]:
+    """fastavro's decimal: the unscaled two's-complement integer, rounded to ``precision``.
+
+    On ``bytes``, more bytes than ``precision`` digits need are refused first: turning a huge
+    integer into a Decimal takes time quadratic in its length (a megabyte: minutes), and no
+    writer that honours the schema sends one. A ``fixed`` has the schema's size whatever the
+    data says (and may be larger than the precision needs: values are sign-extended).
+    """
     context = decimal.Context(prec=precision)
     create, exponent = context.create_decimal, -scale
+    # |unscaled| < 10**precision, plus a sign bit, plus one spare byte for lax writers.
+    limit = math.inf if sized_by_schema else math.ceil((precision * math.log2(10) + 1) / 8) + 1
 
     def read(raw: bytes) -> decimal.Decimal:
+        if len(raw) > limit:
+            raise AvroReadError(
+                "malformed", f"a decimal of {len(raw)} bytes has more than {precision} digits"
+            )
         return create(int.from_bytes(raw, "big", signed=True)).scaleb(exponent, context)
 
     return read
@@ -250,7 +265,11 @@ class _Compiler:
     ) -> list[str]:
         if logical != "decimal" or schema["type"] not in ("bytes", "fixed"):
             raise _Unsupported(f"logical type {logical!r} on {schema['type']!r}")
-        read = self.constant(_decimal_reader(int(schema["precision"]), int(schema.get("scale", 0))))
+        read = self.constant(
+            _decimal_reader(
+                int(schema["precision"]), int(schema.get("scale", 0)), schema["type"] == "fixed"
+            )
+        )
         raw = self.fresh("raw")
         base = {k: v for k, v in schema.items() if k != "logicalType"}
         return [*self.read_into(base, raw, indent), f"{indent}{target} = {read}({raw})"]
@@ -306,7 +325,7 @@ def compile_reader(parsed: Mapping[str, Any]) -> Reader | None:
     named = parsed.get("__named_schemas", {})
     compiler = _Compiler(named)
     try:
-        top = compiler.resolve(parsed if parsed.get("type") not in _PRIMITIVES else parsed["type"])
+        top = compiler.resolve(parsed)
         if isinstance(top, Mapping) and top.get("type") in ("record", "error"):
             entry = compiler.record_function(top)
         else:

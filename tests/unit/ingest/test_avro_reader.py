@@ -280,3 +280,34 @@ def test_a_fixed_of_negative_size_is_left_to_fastavro() -> None:
     )
 
     assert compile_reader(parsed) is None
+
+
+def test_a_decimal_longer_than_its_precision_allows_is_refused_before_any_arithmetic() -> None:
+    parsed = fastavro.parse_schema(
+        {"type": "bytes", "logicalType": "decimal", "precision": 20, "scale": 8}
+    )
+    reader = compile_reader(parsed)
+    assert reader is not None
+    huge = b"\x7f" + b"\xff" * 99_999  # a 100 kB unscaled integer: seconds of conversion
+
+    with pytest.raises(AvroReadError, match="more than 20 digits"):
+        reader(HEADER + _varint(2 * len(huge)) + huge, len(HEADER))
+
+
+def test_a_decimal_fixed_larger_than_its_precision_needs_reads_like_fastavro() -> None:
+    parsed = fastavro.parse_schema(
+        {"type": "fixed", "name": "Wide", "size": 32, "logicalType": "decimal",
+         "precision": 20, "scale": 8}
+    )
+    body = _encode(parsed, Decimal("-12.5"))
+
+    assert _read(parsed, body) == _fastavro(parsed, body) == Decimal("-12.5")
+
+
+def test_the_largest_decimal_of_its_precision_still_reads() -> None:
+    parsed = fastavro.parse_schema(
+        {"type": "bytes", "logicalType": "decimal", "precision": 20, "scale": 8}
+    )
+    for value in (Decimal("999999999999.99999999"), Decimal("-999999999999.99999999")):
+        body = _encode(parsed, value)
+        assert _read(parsed, body) == _fastavro(parsed, body) == value
