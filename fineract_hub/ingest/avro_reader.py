@@ -7,8 +7,9 @@ that (``bench/avro_decode.py``), as Python source with every field's work writte
 
 It reads what fastavro reads, value for value (differential tests over every Fineract schema
 in ``tests/unit/ingest/test_avro_reader.py``), and is stricter where fastavro is lax: a union
-index out of range, a varint longer than 10 bytes, a length past the end of the input and a
-block count larger than the rest of the input could hold are errors here. What it does not
+index out of range, a varint over 64 bits, a length past the end of the input, a block count
+larger than the rest of the input could hold and a bytes decimal longer than its precision
+needs are errors here. What it does not
 handle (logical types other than decimal, arrays of items that take no bytes, a fixed of
 negative size) makes ``compile_reader`` return ``None``; the caller then keeps fastavro.
 
