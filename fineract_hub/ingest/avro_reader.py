@@ -20,12 +20,15 @@ nothing from the schema reaches it except as ``repr()`` of a ``str`` or as an ``
 from __future__ import annotations
 
 import decimal
+import logging
 import math
 import struct
 from collections.abc import Callable, Mapping
 from typing import Any
 
 __all__ = ["AvroReadError", "Reader", "compile_reader"]
+
+log = logging.getLogger(__name__)
 
 #: ``reader(buf, pos)`` → (datum, position after it).
 Reader = Callable[[bytes, int], tuple[Any, int]]
@@ -179,9 +182,11 @@ class _Compiler:
         lines = [f"def {function}(buf, pos):", "    end = len(buf)"]
         keys = []
         for field in schema["fields"]:
+            if type(field["name"]) is not str:  # fastavro accepts a number; Avro does not
+                raise _Unsupported(f"field name {field['name']!r}")
             target = self.fresh("v")
             lines += self.read_into(field["type"], target, "    ")
-            keys.append(f"{str(field['name'])!r}: {target}")
+            keys.append(f"{field['name']!r}: {target}")
         lines.append("    return {" + ", ".join(keys) + "}, pos")
         self.sources.append("\n".join(lines))
         return function
@@ -338,8 +343,17 @@ def compile_reader(parsed: Mapping[str, Any]) -> Reader | None:
             )
     except _Unsupported:
         return None
+    except RecursionError:  # nesting deeper than generating (or Python's parser) can follow
+        log.warning("schema %s is nested too deeply for a generated reader; fastavro reads it",
+                    parsed.get("name"))
+        return None
     source = "\n\n".join(compiler.sources)
-    exec(compile(source, f"<avro reader for {parsed.get('name', 'schema')}>", "exec"),  # noqa: S102
-         compiler.namespace)
+    try:
+        code = compile(source, f"<avro reader for {parsed.get('name', 'schema')}>", "exec")
+    except (SyntaxError, RecursionError, MemoryError) as exc:  # e.g. too many nested blocks
+        log.warning("no generated reader for schema %s (%s); fastavro reads it",
+                    parsed.get("name"), exc)
+        return None
+    exec(code, compiler.namespace)  # noqa: S102 - source made above from the schema's shape
     reader: Reader = compiler.namespace[entry]
     return reader

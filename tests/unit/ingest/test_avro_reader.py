@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import random
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import fastavro
@@ -311,3 +312,43 @@ def test_the_largest_decimal_of_its_precision_still_reads() -> None:
     for value in (Decimal("999999999999.99999999"), Decimal("-999999999999.99999999")):
         body = _encode(parsed, value)
         assert _read(parsed, body) == _fastavro(parsed, body) == value
+
+
+def _nested_arrays(depth: int) -> Any:
+    schema: Any = "long"
+    for _ in range(depth):
+        schema = {"type": "array", "items": schema}
+    return schema
+
+
+@pytest.mark.parametrize(
+    "field_type",
+    [
+        # Deeper than Python's compiler nests blocks ("too many statically nested blocks").
+        _nested_arrays(11),
+        # An elif chain longer than Python's compiler recursion allows.
+        ["null", *({"type": "enum", "name": f"E{i}", "symbols": ["A"]} for i in range(3000))],
+    ],
+    ids=["eleven-nested-arrays", "union-of-3001-branches"],
+)
+def test_schemas_too_big_for_generated_code_are_read_by_fastavro(
+    registry: SchemaRegistry, field_type: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parsed = fastavro.parse_schema(
+        {"type": "record", "name": "Big", "fields": [{"name": "f", "type": field_type}]}
+    )
+    assert compile_reader(parsed) is None
+    schema = LoadedSchema("Big", Path("Big.avsc"), "", bytes(8), parsed, False)
+    decoder = SingleObjectDecoder(registry)
+    monkeypatch.setattr(decoder, "schema_for", lambda value, what: schema)
+    datum = {"f": None} if isinstance(field_type, list) else {"f": [[[[[[[[[[[7]]]]]]]]]]]}
+
+    assert decoder.decode(ae.MAGIC + bytes(8) + _encode(parsed, datum), "test")[1] == datum
+
+
+def test_a_field_name_that_is_not_text_is_left_to_fastavro() -> None:
+    parsed = fastavro.parse_schema(
+        {"type": "record", "name": "R", "fields": [{"name": 1, "type": "long"}]}
+    )
+
+    assert compile_reader(parsed) is None
