@@ -11,19 +11,31 @@ So the delivery first runs on its own up to its first wait. Most records go into
 queue without waiting and are done. A delivery that has to wait is finished in a task raced
 exactly as Faust races it, so a rebalance still cancels it where it stands. Whatever happens to
 a record is what Faust does with it; only the tasks are saved.
+
+Running "on its own" must not change who the current task is: ``asyncio.timeout``, task groups
+and (from Python 3.12) ``asyncio.wait_for`` cancel the current task when they expire, and one
+entered during the first step must cancel the delivery, not Faust's fetcher. From Python 3.12
+the first step runs as an eagerly started task of its own, which is exact for any delivery.
+Python 3.11 has no eager tasks: there only Faust's own hand-off (``Conductor.on_message``:
+the flow gate, the producer-buffer check, whose ``wait_for`` on 3.11 does not use the current
+task, and the channel queues) is run this way, in a context of its own, and anything else gets
+Faust's race.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import inspect
+import sys
 import types
-from collections.abc import Coroutine, Generator
+from collections.abc import Callable, Coroutine, Generator
 from typing import Any
 
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from mode.services import WaitResults
 
-__all__ = ["Consumer", "Transport", "step_once"]
+__all__ = ["EAGER_TASKS", "Consumer", "Transport", "is_faust_handoff", "step_once"]
 
 
 class _Pending:
@@ -86,20 +98,33 @@ class EagerFirst:
     """``wait_first`` for a ``mode.Service`` that runs the first awaitable up to its first wait
     before racing anything; mixed into Faust's consumer (see the module docstring)."""
 
+    #: Python 3.11: which first awaitables may run outside a task of their own.
+    eager_on_311: Callable[[Any], bool] = staticmethod(lambda coro: is_faust_handoff(coro))
+
     async def wait_first(self, *coros: Any, timeout: Any = None) -> WaitResults:  # noqa: ASYNC109 - mode.Service API
         first, rest = coros[0], coros[1:]
         race = super().wait_first  # type: ignore[misc]
         if timeout is not None or not inspect.iscoroutine(first) or self._must_race():
             return await race(*coros, timeout=timeout)
+        loop = asyncio.get_running_loop()
+        if EAGER_TASKS:
+            task = asyncio.Task(first, loop=loop, eager_start=True)  # type: ignore[call-arg]
+            if not task.done():
+                return await race(task, *rest)
+            _close(rest)
+            return WaitResults([first], [task.result()], False)
+        if not self.eager_on_311(first):
+            return await race(*coros)
+        context = contextvars.copy_context()
         try:
-            pending, result = step_once(first)
+            pending, result = context.run(step_once, first)
         except BaseException:
             _close(rest)
             raise
         if pending is _DONE:
             _close(rest)
             return WaitResults([first], [result], False)
-        return await race(pending.rest(), *rest)
+        return await race(loop.create_task(pending.rest(), context=context), *rest)
 
     def _must_race(self) -> bool:
         """The race is decided already (stopping, crashed, flow suspended): let Faust judge."""
@@ -108,6 +133,23 @@ class EagerFirst:
             self.should_stop  # type: ignore[attr-defined]
             or (suspend_flow is not None and suspend_flow.is_set())
         )
+
+
+#: Python 3.12+: ``asyncio.Task(..., eager_start=True)`` runs the first step as its own task.
+EAGER_TASKS = sys.version_info >= (3, 12)
+_HANDOFF = ("Conductor._compile_message_handler.<locals>.on_message",
+            "faust/transport/conductor.py")
+
+
+def is_faust_handoff(coro: Any) -> bool:
+    """Whether ``coro`` is Faust's ``Conductor.on_message``, the one delivery whose first step
+    is known not to depend on the current task (Python 3.11, see the module docstring)."""
+    code = getattr(coro, "cr_code", None)
+    return (
+        code is not None
+        and code.co_qualname == _HANDOFF[0]
+        and code.co_filename.replace("\\", "/").endswith(_HANDOFF[1])
+    )
 
 
 class Consumer(EagerFirst, faust_aiokafka.Consumer):
