@@ -32,7 +32,9 @@ class FaustRace(mode.Service):
 
 
 class Eager(EagerFirst, FaustRace):
-    pass
+    # The mechanism, for any delivery: on Python 3.11 the hub's consumer uses it for Faust's
+    # own hand-off only (Conductor.on_message), which this bench does not build.
+    eager_on_311 = staticmethod(lambda coro: True)
 
 
 async def per_record_us(consumer: FaustRace, records: int) -> float:
