@@ -9,9 +9,10 @@ It reads what fastavro reads, value for value (differential tests over every Fin
 in ``tests/unit/ingest/test_avro_reader.py``), and is stricter where fastavro is lax: a union
 index out of range, a varint over 64 bits, a length past the end of the input, a block count
 larger than the rest of the input could hold and a bytes decimal longer than its precision
-needs are errors here. What it does not
-handle (logical types other than decimal, arrays of items that take no bytes, a fixed of
-negative size) makes ``compile_reader`` return ``None``; the caller then keeps fastavro.
+needs are errors here. What it does not handle (logical types other than decimal, arrays of
+items that take no bytes, a fixed of negative size, field names that are not text, schemas too
+big for Python's compiler) makes ``compile_reader`` return ``None``; the caller then keeps
+fastavro.
 
 Safety: the source is generated from the operator's schema folder, never from event data, and
 nothing from the schema reaches it except as ``repr()`` of a ``str`` or as an ``int``.
@@ -179,7 +180,7 @@ class _Compiler:
             return self.functions[name]
         function = self.fresh("_record")
         self.functions[name] = function  # before the fields: recursive types refer to it
-        lines = [f"def {function}(buf, pos):", "    end = len(buf)"]
+        lines: list[str] = []
         keys = []
         for field in schema["fields"]:
             if type(field["name"]) is not str:  # fastavro accepts a number; Avro does not
@@ -187,9 +188,23 @@ class _Compiler:
             target = self.fresh("v")
             lines += self.read_into(field["type"], target, "    ")
             keys.append(f"{field['name']!r}: {target}")
-        lines.append("    return {" + ", ".join(keys) + "}, pos")
-        self.sources.append("\n".join(lines))
+        self.define(function, lines, "{" + ", ".join(keys) + "}")
         return function
+
+    def define(self, function: str, body: list[str], value: str) -> None:
+        """Add ``def function(buf, pos)``: ``body``, then ``return value, pos``."""
+        self.sources.append(
+            "\n".join([f"def {function}(buf, pos):", "    end = len(buf)", *body,
+                       f"    return {value}, pos"])
+        )
+
+    @staticmethod
+    def need(size: int | str, indent: str) -> list[str]:
+        """Statements refusing to read ``size`` bytes past the end of the input."""
+        return [
+            f"{indent}if pos + {size} > end:",
+            f"{indent}    raise _bad_length({size}, pos, end)",
+        ]
 
     def varint(self, target: str, indent: str) -> list[str]:
         return [
@@ -228,8 +243,7 @@ class _Compiler:
             if type(size) is not int or size < 0:
                 raise _Unsupported(f"fixed size {size!r}")
             return [
-                f"{indent}if pos + {size} > end:",
-                f"{indent}    raise _bad_length({size}, pos, end)",
+                *self.need(size, indent),
                 f"{indent}{target} = buf[pos:pos + {size}]",
                 f"{indent}pos += {size}",
             ]
@@ -251,8 +265,7 @@ class _Compiler:
         if kind in ("float", "double"):
             size = 4 if kind == "float" else 8
             return [
-                f"{indent}if pos + {size} > end:",
-                f"{indent}    raise _bad_length({size}, pos, end)",
+                *self.need(size, indent),
                 f"{indent}{target}, = _{kind}(buf, pos)",
                 f"{indent}pos += {size}",
             ]
@@ -328,28 +341,18 @@ class _Compiler:
 def compile_reader(parsed: Mapping[str, Any]) -> Reader | None:
     """A reader for a fastavro-parsed schema (``fastavro.parse_schema``), or None when the
     schema uses something left to fastavro."""
-    named = parsed.get("__named_schemas", {})
-    compiler = _Compiler(named)
+    compiler = _Compiler(parsed.get("__named_schemas", {}))
     try:
         top = compiler.resolve(parsed)
         if isinstance(top, Mapping) and top.get("type") in ("record", "error"):
             entry = compiler.record_function(top)
         else:
             entry = "_top"
-            body = compiler.read_into(top, "value", "    ")
-            compiler.sources.append(
-                "\n".join(["def _top(buf, pos):", "    end = len(buf)", *body,
-                           "    return value, pos"])
-            )
+            compiler.define(entry, compiler.read_into(top, "value", "    "), "value")
+        source = "\n\n".join(compiler.sources)
+        code = compile(source, f"<avro reader for {parsed.get('name', 'schema')}>", "exec")
     except _Unsupported:
         return None
-    except RecursionError:  # nesting deeper than generating (or Python's parser) can follow
-        log.warning("schema %s is nested too deeply for a generated reader; fastavro reads it",
-                    parsed.get("name"))
-        return None
-    source = "\n\n".join(compiler.sources)
-    try:
-        code = compile(source, f"<avro reader for {parsed.get('name', 'schema')}>", "exec")
     except (SyntaxError, RecursionError, MemoryError) as exc:  # e.g. too many nested blocks
         log.warning("no generated reader for schema %s (%s); fastavro reads it",
                     parsed.get("name"), exc)
