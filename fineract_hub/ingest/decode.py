@@ -175,8 +175,6 @@ class SingleObjectDecoder:
         except EOFError as exc:
             code = "malformed" if _NEGATIVE_LENGTH.search(str(exc)) else "truncated"
             raise AvroReadError(code, str(exc) or "the input ended inside a value") from exc
-        except IndexError as exc:  # fastavro: a union or enum index out of range
-            raise AvroReadError("malformed", f"IndexError: {exc}") from exc
         return datum, body.tell()
 
     def decode_envelope(self, value: bytes) -> Envelope:
