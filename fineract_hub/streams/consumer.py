@@ -38,30 +38,18 @@ from mode.services import WaitResults
 __all__ = ["EAGER_TASKS", "Consumer", "Transport", "is_faust_handoff", "step_once"]
 
 
-class _Pending:
-    """What ``step_once`` returns for a coroutine that has to wait: finish it with ``rest()``."""
-
-    __slots__ = ("awaiting", "coro")
-
-    def __init__(self, coro: Coroutine[Any, Any, Any], awaiting: Any) -> None:
-        self.coro = coro
-        self.awaiting = awaiting
-
-    async def rest(self) -> Any:
-        return await _resume(self.coro, self.awaiting)
-
-
-_DONE = object()
-
-
-def step_once(coro: Coroutine[Any, Any, Any]) -> tuple[Any, Any]:
-    """Run ``coro`` up to its first wait: ``(_DONE, result)`` if it finished (or raised: the
-    exception propagates), else ``(pending, None)`` with ``pending.rest()`` to await."""
+def step_once(coro: Coroutine[Any, Any, Any]) -> tuple[bool, Any]:
+    """Run ``coro`` up to its first wait: ``(True, result)`` if it finished (if it raised, the
+    exception propagates), else ``(False, rest)`` with ``rest`` a coroutine that finishes it."""
     try:
         awaiting = coro.send(None)
     except StopIteration as finished:
-        return _DONE, finished.value
-    return _Pending(coro, awaiting), None
+        return True, finished.value
+    return False, _finish(coro, awaiting)
+
+
+async def _finish(coro: Coroutine[Any, Any, Any], awaiting: Any) -> Any:
+    return await _resume(coro, awaiting)
 
 
 @types.coroutine
@@ -94,12 +82,29 @@ def _close(coros: tuple[Any, ...]) -> None:
             coro.close()
 
 
+#: Python 3.12+: ``asyncio.Task(..., eager_start=True)`` runs the first step as its own task.
+EAGER_TASKS = sys.version_info >= (3, 12)
+_HANDOFF = ("Conductor._compile_message_handler.<locals>.on_message",
+            "faust/transport/conductor.py")
+
+
+def is_faust_handoff(coro: Any) -> bool:
+    """Whether ``coro`` is Faust's ``Conductor.on_message``, the one delivery whose first step
+    is known not to depend on the current task (Python 3.11, see the module docstring)."""
+    code = getattr(coro, "cr_code", None)
+    return (
+        code is not None
+        and code.co_qualname == _HANDOFF[0]
+        and code.co_filename.replace("\\", "/").endswith(_HANDOFF[1])
+    )
+
+
 class EagerFirst:
     """``wait_first`` for a ``mode.Service`` that runs the first awaitable up to its first wait
     before racing anything; mixed into Faust's consumer (see the module docstring)."""
 
     #: Python 3.11: which first awaitables may run outside a task of their own.
-    eager_on_311: Callable[[Any], bool] = staticmethod(lambda coro: is_faust_handoff(coro))
+    eager_on_311: Callable[[Any], bool] = staticmethod(is_faust_handoff)
 
     async def wait_first(self, *coros: Any, timeout: Any = None) -> WaitResults:  # noqa: ASYNC109 - mode.Service API
         first, rest = coros[0], coros[1:]
@@ -117,14 +122,14 @@ class EagerFirst:
             return await race(*coros)
         context = contextvars.copy_context()
         try:
-            pending, result = context.run(step_once, first)
+            finished, outcome = context.run(step_once, first)
         except BaseException:
             _close(rest)
             raise
-        if pending is _DONE:
+        if finished:
             _close(rest)
-            return WaitResults([first], [result], False)
-        return await race(loop.create_task(pending.rest(), context=context), *rest)
+            return WaitResults([first], [outcome], False)
+        return await race(loop.create_task(outcome, context=context), *rest)
 
     def _must_race(self) -> bool:
         """The race is decided already (stopping, crashed, flow suspended): let Faust judge."""
@@ -133,23 +138,6 @@ class EagerFirst:
             self.should_stop  # type: ignore[attr-defined]
             or (suspend_flow is not None and suspend_flow.is_set())
         )
-
-
-#: Python 3.12+: ``asyncio.Task(..., eager_start=True)`` runs the first step as its own task.
-EAGER_TASKS = sys.version_info >= (3, 12)
-_HANDOFF = ("Conductor._compile_message_handler.<locals>.on_message",
-            "faust/transport/conductor.py")
-
-
-def is_faust_handoff(coro: Any) -> bool:
-    """Whether ``coro`` is Faust's ``Conductor.on_message``, the one delivery whose first step
-    is known not to depend on the current task (Python 3.11, see the module docstring)."""
-    code = getattr(coro, "cr_code", None)
-    return (
-        code is not None
-        and code.co_qualname == _HANDOFF[0]
-        and code.co_filename.replace("\\", "/").endswith(_HANDOFF[1])
-    )
 
 
 class Consumer(EagerFirst, faust_aiokafka.Consumer):

@@ -141,8 +141,9 @@ async def test_a_stepped_coroutine_gets_results_exceptions_and_cancellation_thro
             return value * 2
         return -1
 
-    pending, _ = step_once(work())
-    task = asyncio.ensure_future(pending.rest())
+    finished, rest = step_once(work())
+    assert not finished
+    task = asyncio.ensure_future(rest)
     await asyncio.sleep(0)
     future.set_result(21)
     await asyncio.sleep(0.01)
