@@ -7,7 +7,6 @@ PostgreSQL.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 
@@ -15,6 +14,7 @@ import faust
 
 from fineract_hub.delivery.scheduler import RetryScheduler
 from fineract_hub.hub import Hub
+from fineract_hub.streams.overlap import until_done
 
 log = logging.getLogger(__name__)
 
@@ -25,15 +25,7 @@ RETENTION_SECONDS = 3600.0
 def register(app: faust.App, hub: Hub) -> None:
     @app.task
     async def reconcile_registry() -> None:
-        delay = 1.0
-        while True:
-            try:
-                await hub.reconcile_registry()
-                return
-            except Exception:
-                log.exception("could not load webhook registrations; retrying in %.0fs", delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
+        await until_done(hub.reconcile_registry, "loading webhook registrations", first_delay=1.0)
 
     @app.task
     async def retry_scheduler() -> None:
